@@ -1,0 +1,1 @@
+"""pytest-bdd binding of the generated features to an implementation under test."""

@@ -1,0 +1,1 @@
+"""One module per `tmadkit` subcommand (see tmadkit.cli)."""

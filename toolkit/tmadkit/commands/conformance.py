@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import conformance
+from ._output import add_json_flag, emit_json
+
+HELP = "run the generated features against an implementation (default: the built-in reference) and write the report"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
+                   help="implementation under test: a callable returning it (default: the reference)")
+    p.add_argument("--out", type=Path, default=Path("tmadkit-report"), help="report folder (default ./tmadkit-report)")
+    p.add_argument("-k", dest="keyword", help="only scenarios matching this pytest -k expression")
+    p.add_argument("-m", dest="markexpr", help="only scenarios with these tags, e.g. 'TMAD_T5_5 and actor_DCC'")
+    add_json_flag(p)
+
+
+def summary_lines(model: dict, out: Path) -> list[str]:
+    s = model["summary"]
+    sc = s.get("scenarios", {})
+    lines = [f"tmadkit conformance: {model['run']['implementation']}",
+             f"  clauses      {s['clauses']} (TMAD and Appendix AC clauses, definitions, table rows)",
+             f"  testable     {s['checked']} checked, {s['not_testable']} not testable, {s['not_encoded']} not yet encoded",
+             f"  rules        {s['rules']} ({s['testable_rules']} testable, {s['witnesses']} witnesses; "
+             f"{s['disputed_rules']} disputed, {s['suspect_rules']} suspect)",
+             f"  scenarios    {sc.get('passed', 0)} passed, {sc.get('failed', 0)} failed, "
+             f"{sc.get('not applicable', 0)} not applicable, {sc.get('error', 0)} error, of {sc.get('total', 0)}",
+             f"  report       {out / 'report.html'} (also report.md, report.json, junit.xml, cucumber.json)"]
+    failed = [r for r in model["rules"].values() if r.get("result") in ("failed", "error")]
+    for r in failed[:10]:
+        lines.append(f"  FAILED {r['id']} [{', '.join(c['id'] for c in r['clauses'])}]")
+    if len(failed) > 10:
+        lines.append(f"  … and {len(failed) - 10} more failed rules (see the report)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    extra = []
+    if args.keyword:
+        extra += ["-k", args.keyword]
+    if args.markexpr:
+        extra += ["-m", args.markexpr]
+    model = conformance.run(args.out, args.iut, show_progress=not args.json and sys.stderr.isatty(), pytest_args=extra)
+    sc = model["summary"].get("scenarios", {})
+    if args.json:
+        emit_json({"summary": model["summary"], "run": model["run"], "out": str(args.out)})
+    else:
+        print("\n".join(summary_lines(model, args.out)))
+    return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") else 0
+

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import argparse
+
+from .. import generator, sources
+from ..errors import StaleError
+from ..rules import load_all
+from ._output import add_json_flag, emit_json
+
+HELP = "generate validators (generated/), Gherkin (features/) and the traceability index from rules/"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if anything generated is stale, missing, extra or hand-edited")
+    add_json_flag(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    ruleset = load_all()
+    catalogues = sources.current_catalogues()
+    artefacts = generator.build(ruleset, catalogues)
+    if args.check:
+        problems = generator.stale(artefacts)
+        if args.json:
+            emit_json({"ok": not problems, "files": len(artefacts.files), "problems": problems})
+        elif problems:
+            for p in problems:
+                print(p)
+        if problems:
+            raise StaleError(f"{len(problems)} generated file(s) do not match rules/; run `tmadkit generate`")
+        if not args.json:
+            print(f"generate --check: {len(artefacts.files)} generated files match rules/")
+        return 0
+    written = generator.write(artefacts)
+    rules = artefacts.manifest["rules"]
+    testable = sum(1 for r in rules.values() if r["testable"])
+    witnesses = sum(r.get("witnesses", 0) for r in rules.values())
+    summary = {"files": len(written), "rules": len(rules), "testable_rules": testable, "witnesses": witnesses}
+    if args.json:
+        emit_json(summary | {"written": written})
+    else:
+        print(f"generate: {len(written)} files from {len(rules)} rules ({testable} testable, {witnesses} witnesses)")
+    return 0

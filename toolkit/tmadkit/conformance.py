@@ -1,0 +1,80 @@
+"""Run the generated features against an implementation and write the report.
+
+pytest (with pytest-bdd and this package's plugin) runs in-process; results come back
+through the plugin's results file, so the same data feeds the HTML, Markdown and JSON
+reports, JUnit and Cucumber JSON.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from . import __version__, registry, report_html, sources, traceability
+from .bdd import test_features
+from .errors import TmadkitError
+from .rules import load_all
+
+REPORT_FILES = ("report.html", "report.md", "report.json", "results.json", "junit.xml", "cucumber.json")
+
+
+class _ProgressPlugin:
+    """Advances a rich progress bar per scenario and keeps collection errors."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.task, self.collect_errors = progress, None, []
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
+
+    def pytest_collection_finish(self, session):
+        if self.progress is not None:
+            self.task = self.progress.add_task("scenarios", total=len(session.items))
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task)
+
+
+def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: bool = True,
+        pytest_args: list[str] | None = None) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    with tempfile.TemporaryDirectory(prefix="tmadkit-run-") as tmp:
+        ini = Path(tmp) / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")  # isolate from the caller's pytest config
+        results_path = Path(tmp) / "results.json"
+        args = [test_features.__file__, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
+                "-p", "no:terminal", f"--tmadkit-iut={iut}", f"--tmadkit-results={results_path}",
+                f"--junitxml={out / 'junit.xml'}", f"--cucumberjson={out / 'cucumber.json'}",
+                "-o", "junit_family=xunit2", *(pytest_args or [])]
+        progress = Progress(TextColumn("[bold]conformance[/]"), BarColumn(), MofNCompleteColumn(),
+                            transient=True, disable=not show_progress)
+        plugin = _ProgressPlugin(progress if show_progress else None)
+        with progress:
+            code = pytest.main(args, plugins=[plugin])
+        if plugin.collect_errors:
+            raise TmadkitError("features could not be collected:\n  " + "\n  ".join(plugin.collect_errors))
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not results_path.is_file():
+            raise TmadkitError(f"the conformance run did not complete (pytest exit code {int(code)})")
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    results["run"] = {"implementation": iut, "started": started, "tmadkit": __version__,
+                      "python": platform.python_version()}
+    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return write_report(out, results)
+
+
+def write_report(out: Path, results: dict | None) -> dict:
+    model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")
+    (out / "report.md").write_text(traceability.to_markdown(model, with_text=True), encoding="utf-8")
+    report_html.write(model, out / "report.html")
+    return model

@@ -1,0 +1,1 @@
+"""Ingesters: source texts (TMAD, SEC Appendix AC) -> clause catalogues."""

@@ -1,0 +1,99 @@
+"""Static checks of rules against the schema and the clause catalogue.
+
+Suspect links follow Doorstop: a citation stores the fingerprint of the clause text it
+was written against; when the catalogue's text changes, every rule citing it is suspect
+until someone reviews it (`tmadkit review`), and `lint` fails meanwhile.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from . import catalogue as cat
+from .errors import InputError
+from .rules import Rule, RuleFile, load_file, rule_files
+from .runtime.primitives import PRIMITIVES
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str            # schema, unknown-clause, duplicate-id, no-failing-witness, suspect, quote-mismatch, ...
+    file: str
+    line: int | None
+    message: str
+    rule: str | None = None
+    clause: str | None = None
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{place}: {self.code}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Finding]]:
+    findings: list[Finding] = []
+    loaded: list[RuleFile] = []
+    for path in rule_files():
+        try:
+            loaded.append(load_file(path))
+        except InputError as exc:
+            findings.append(Finding("schema", exc.file or str(path), exc.line, str(exc).split(": ", 1)[-1]))
+    seen: dict[str, Rule] = {}
+    for rf in loaded:
+        for rule in rf.rules:
+            if rule.id in seen:
+                first = seen[rule.id]
+                findings.append(Finding("duplicate-id", rf.relpath, rule.line,
+                                        f"rule id {rule.id} is also defined at {first.file}:{first.line}", rule.id))
+            else:
+                seen[rule.id] = rule
+            findings.extend(_rule_findings(rule, catalogues.get(rule.document)))
+        if rf.clause:
+            c = catalogues.get(rf.document)
+            if c is not None and rf.clause not in c:
+                findings.append(Finding("unknown-clause", rf.relpath, 1, f"file clause {rf.clause} is not in the "
+                                        f"{rf.document} catalogue", clause=rf.clause))
+    return loaded, findings
+
+
+def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]:
+    out: list[Finding] = []
+    f = lambda code, msg, clause=None: out.append(Finding(code, rule.file, rule.line, msg, rule.id, clause))  # noqa: E731
+    if catalogue is None:
+        f("unknown-document", f"no catalogue for document {rule.document}")
+        return out
+    for c in rule.clauses:
+        entry = catalogue.get(c.id)
+        if entry is None:
+            f("unknown-clause", f"{rule.id} cites {c.id}, which is not in the {rule.document} "
+                                f"{catalogue.version} catalogue", c.id)
+            continue
+        if entry.fingerprint != c.fingerprint:
+            f("suspect", f"{rule.id} cites {c.id}, whose text changed since the rule was reviewed "
+                         f"(sha256 {c.fingerprint[:12]}… → {entry.fingerprint[:12]}…); review it with "
+                         f"`tmadkit review --rule {rule.id}`", c.id)
+        if cat.normalise(c.quote) not in entry.text:
+            f("quote-mismatch", f"{rule.id}: the quote for {c.id} is not verbatim text of that clause", c.id)
+    if rule.testable:
+        expects = [w.expect for w in rule.witnesses]
+        if "fail" not in expects:
+            f("no-failing-witness", f"{rule.id} has no failing witness: nothing proves its check can fail")
+        if "pass" not in expects:
+            f("no-passing-witness", f"{rule.id} has no passing witness")
+        ids = [w.id for w in rule.witnesses]
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            f("duplicate-witness", f"{rule.id} has two witnesses named {dup}")
+        for name in _primitive_names(rule.predicate or {}):
+            if name not in PRIMITIVES:
+                f("unknown-primitive", f"{rule.id} uses unknown primitive {name}")
+    return out
+
+
+def _primitive_names(pred: dict) -> list[str]:
+    (name, args), = pred.items()
+    if name in ("all", "any"):
+        return [n for a in args for n in _primitive_names(a)]
+    if name == "not":
+        return _primitive_names(args)
+    return [name]

@@ -1,0 +1,129 @@
+"""Mutation testing of the generated checks: proof that each check can fail.
+
+Each generated check function is mutated in two ways:
+- negation: its result is negated (`result = p.negate(...)`), so a check that passes
+  everything or fails everything is exposed;
+- constants: each literal argument of a primitive (a required value, a fact path, a
+  file-name part, a window) is perturbed one at a time.
+A mutant is killed when at least one of the rule's witnesses gets a verdict other than
+the one it expects.  Every negation mutant must be killed; a surviving constant mutant
+names a witness set that does not pin its check down.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Iterator
+
+from . import paths, registry
+from .rules import RuleSet
+
+
+@dataclass
+class Mutant:
+    rule: str
+    kind: str            # "negation" or "constant"
+    description: str
+    killed: bool = False
+    killed_by: str | None = None
+
+
+@dataclass
+class MutationReport:
+    rules: int = 0
+    witnesses: int = 0
+    mutants: list[Mutant] = field(default_factory=list)
+
+    def count(self, kind: str) -> tuple[int, int]:
+        ms = [m for m in self.mutants if m.kind == kind]
+        return sum(m.killed for m in ms), len(ms)
+
+    @property
+    def survivors(self) -> list[Mutant]:
+        return [m for m in self.mutants if not m.killed]
+
+
+def _perturb(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + "\u2020" if value else "\u2020"
+    return None
+
+
+class _ConstantSites(ast.NodeVisitor):
+    """Literal arguments of primitive calls (p.<name>(facts, kw=...)) inside one function."""
+
+    def __init__(self):
+        self.sites: list[tuple[ast.AST, str]] = []
+
+    def visit_Call(self, node: ast.Call):
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "p":
+            for kw in node.keywords:
+                for const in (n for n in ast.walk(kw.value) if isinstance(n, ast.Constant)):
+                    if _perturb(const.value) is not None:
+                        self.sites.append((const, f"{f.attr}({kw.arg}={const.value!r} -> {_perturb(const.value)!r})"))
+        self.generic_visit(node)
+
+
+def _mutants(tree: ast.Module, func_name: str) -> Iterator[tuple[str, str, ast.Module]]:
+    func_index = next(i for i, n in enumerate(tree.body) if isinstance(n, ast.FunctionDef) and n.name == func_name)
+    # negation
+    neg = copy.deepcopy(tree)
+    for stmt in neg.body[func_index].body:
+        if isinstance(stmt, ast.Assign) and [t.id for t in stmt.targets if isinstance(t, ast.Name)] == ["result"]:
+            stmt.value = ast.Call(func=ast.Attribute(value=ast.Name("p", ast.Load()), attr="negate", ctx=ast.Load()),
+                                  args=[stmt.value], keywords=[])
+            break
+    else:
+        raise ValueError(f"{func_name}: no `result = ...` to negate")
+    yield "negation", "result negated", ast.fix_missing_locations(neg)
+    # constants, one at a time
+    finder = _ConstantSites()
+    finder.visit(tree.body[func_index])
+    for n, (_, description) in enumerate(finder.sites):
+        mutant = copy.deepcopy(tree)
+        sites = _ConstantSites()
+        sites.visit(mutant.body[func_index])
+        node, _ = sites.sites[n]
+        node.value = _perturb(node.value)
+        yield "constant", description, mutant
+
+
+def _load(tree: ast.Module, filename: str) -> ModuleType:
+    module = ModuleType("tmadkit_mutant")
+    module.__file__ = filename
+    exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code, mutated
+    return module
+
+
+def run(ruleset: RuleSet) -> MutationReport:
+    manifest = registry.manifest()["rules"]
+    rules = {r.id: r for r in ruleset if r.testable}
+    report = MutationReport(rules=len(rules), witnesses=sum(len(r.witnesses) for r in rules.values()))
+    by_module: dict[str, list[str]] = {}
+    for rid in rules:
+        by_module.setdefault(manifest[rid]["module"], []).append(rid)
+    for module_rel, rule_ids in sorted(by_module.items()):
+        path = paths.root() / module_rel
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for rid in sorted(rule_ids):
+            rule = rules[rid]
+            for kind, description, mutant_tree in _mutants(tree, manifest[rid]["function"]):
+                m = Mutant(rid, kind, description)
+                check = _load(mutant_tree, str(path)).CHECKS[rid]
+                for w in rule.witnesses:
+                    try:
+                        status = check(w.facts).status
+                    except Exception as exc:  # a crash on a witness also exposes the mutant
+                        status = f"error: {type(exc).__name__}"
+                    if status != w.expect:
+                        m.killed, m.killed_by = True, f"{w.id} (expected {w.expect}, got {status})"
+                        break
+                report.mutants.append(m)
+    return report

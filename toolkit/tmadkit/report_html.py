@@ -1,0 +1,53 @@
+"""The traceability model as one self-contained HTML file (no network: inline CSS and JS)."""
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+import jinja2
+
+from . import paths
+
+
+def _anchor(clause_id: str) -> str:
+    # Clause ids contain spaces, colons and slashes; anchors must be plain and stable.
+    return "c-" + hashlib.sha1(clause_id.encode("utf-8")).hexdigest()[:12]
+
+
+def _check_sources(model: dict) -> dict[str, str]:
+    """The generated function's source for each rule, read from generated/."""
+    out: dict[str, str] = {}
+    by_module: dict[str, list[tuple[str, str]]] = {}
+    for rid, r in model["rules"].items():
+        if r.get("check"):
+            module, func = r["check"].split("::")
+            by_module.setdefault(module, []).append((rid, func))
+    for module, wanted in by_module.items():
+        path = paths.root() / module
+        if not path.is_file():
+            continue
+        source = path.read_text(encoding="utf-8")
+        funcs = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+        for rid, func in wanted:
+            node = funcs.get(func)
+            if node is not None:
+                out[rid] = ast.get_source_segment(source, node) or ""
+    return out
+
+
+def render(model: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(paths.templates_dir())),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    anchors = {c["id"]: _anchor(c["id"]) for c in model["clauses"]}
+    rule_link: dict[str, str] = {}
+    for c in model["clauses"]:
+        for rid in c["rules"]:
+            rule_link.setdefault(rid, anchors[c["id"]])
+    actors = sorted({a for c in model["clauses"] for a in c["actors"]})
+    return env.get_template("report.html.j2").render(
+        model=model, anchors=anchors, rule_link=rule_link, actors=actors, checks_source=_check_sources(model))
+
+
+def write(model: dict, path: Path) -> None:
+    path.write_text(render(model), encoding="utf-8")

@@ -1,0 +1,237 @@
+"""Rule files: load, validate against rules/rule.schema.json, and model.
+
+Errors name the file, the line and the JSON-Schema path, because a rule author
+fixing a 300-line table file needs to land on the exact cell.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+from . import paths
+from .errors import InputError
+
+SCHEMA_FILE = "rule.schema.json"
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: str
+    fingerprint: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class Witness:
+    id: str
+    expect: str
+    facts: dict
+    description: str = ""
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    document: str
+    clauses: list[Citation]
+    actor: str
+    testable: bool
+    file: str                      # repo-relative path of the rule file
+    line: int
+    reason: str | None = None
+    applies_to: dict = field(default_factory=dict)
+    outcome: dict | None = None
+    predicate: dict | None = None
+    witnesses: list[Witness] = field(default_factory=list)
+    disputed: dict | None = None
+    notes: str | None = None
+
+    @property
+    def clause_ids(self) -> list[str]:
+        return [c.id for c in self.clauses]
+
+    @property
+    def slug(self) -> str:
+        """Python identifier for the generated check function."""
+        return "check_" + "".join(ch if ch.isalnum() else "_" for ch in self.id.lower())
+
+
+@dataclass
+class RuleFile:
+    path: Path
+    relpath: str
+    document: str
+    title: str
+    clause: str | None
+    description: str
+    rules: list[Rule]
+    sha256: str
+
+    @property
+    def stem(self) -> str:
+        """Stable name of the artefacts generated from this file: <document-dir>/<file-stem>."""
+        return self.relpath.removeprefix("rules/").removesuffix(".yaml")
+
+
+@dataclass
+class RuleSet:
+    files: list[RuleFile]
+
+    def __iter__(self) -> Iterator[Rule]:
+        for f in self.files:
+            yield from f.rules
+
+    def by_id(self) -> dict[str, Rule]:
+        out: dict[str, Rule] = {}
+        for rule in self:
+            out.setdefault(rule.id, rule)
+        return out
+
+    def duplicates(self) -> list[tuple[Rule, Rule]]:
+        seen: dict[str, Rule] = {}
+        dups = []
+        for rule in self:
+            if rule.id in seen:
+                dups.append((seen[rule.id], rule))
+            else:
+                seen[rule.id] = rule
+        return dups
+
+
+# --- YAML with line numbers and no silent duplicate keys ---------------------------
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # "<<" merges are meant to be overridden by the keys beside them
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# Dates in witness facts stay strings: the checks parse ISO 8601 themselves, and YAML's
+# implicit timestamp typing would silently drop time zones.
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map every JSON path in the document to its 1-based line."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _line_index(value_node, path + (key,), out)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, path + (i,), out)
+    return out
+
+
+def _line_for(lines: dict[tuple, int], path: tuple) -> int:
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 1)
+
+
+@lru_cache(maxsize=None)
+def _validator(schema_path: str) -> jsonschema.Draft202012Validator:
+    with open(schema_path, encoding="utf-8") as fh:
+        schema = json.load(fh)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def schema_path() -> Path:
+    return paths.rules_dir() / SCHEMA_FILE
+
+
+def _relpath(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(paths.root()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(path: Path) -> RuleFile:
+    rel = _relpath(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 ({exc.reason} at byte {exc.start})", file=rel) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError(f"malformed YAML: {exc.problem or exc}", file=rel, line=line) from None
+    if node is None or data is None:
+        raise InputError("empty rule file", file=rel)
+    lines = _line_index(node)
+    errors = sorted(_validator(str(schema_path())).iter_errors(data),
+                    key=lambda e: (_line_for(lines, tuple(e.absolute_path)), list(e.absolute_path).__repr__()))
+    if errors:
+        err = _most_specific(errors[0])
+        where = "/" + "/".join(str(p) for p in err.absolute_path)
+        raise InputError(f"schema: {err.message} (schema path {'/'.join(map(str, err.absolute_schema_path))})",
+                         file=rel, line=_line_for(lines, tuple(err.absolute_path)), where=where)
+    rules = [
+        _rule(item, data["document"], rel, _line_for(lines, ("rules", i)))
+        for i, item in enumerate(data["rules"])
+    ]
+    return RuleFile(path=path, relpath=rel, document=data["document"], title=data["title"],
+                    clause=data.get("clause"), description=data.get("description", ""), rules=rules,
+                    sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For oneOf/anyOf failures, report the deepest sub-error: it names the real mistake."""
+    best = error
+    while best.context:
+        best = max(best.context, key=lambda e: len(e.absolute_path))
+    return best if len(best.absolute_path) >= len(error.absolute_path) else error
+
+
+def _rule(d: dict, document: str, rel: str, line: int) -> Rule:
+    return Rule(
+        id=d["id"], title=d["title"], document=document,
+        clauses=[Citation(c["id"], c["fingerprint"], c["quote"]) for c in d["clauses"]],
+        actor=d["actor"], testable=d["testable"], file=rel, line=line,
+        reason=d.get("reason"), applies_to=d.get("applies_to", {}), outcome=d.get("outcome"),
+        predicate=d.get("predicate"),
+        witnesses=[Witness(w["id"], w["expect"], w["facts"], w.get("description", "")) for w in d.get("witnesses", [])],
+        disputed=d.get("disputed"), notes=d.get("notes"),
+    )
+
+
+def rule_files(root: Path | None = None) -> list[Path]:
+    base = root or paths.rules_dir()
+    return sorted(p for p in base.rglob("*.yaml") if p.is_file())
+
+
+def load_all(root: Path | None = None) -> RuleSet:
+    return RuleSet([load_file(p) for p in rule_files(root)])

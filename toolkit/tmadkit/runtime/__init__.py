@@ -1,0 +1,1 @@
+"""What generated checks call at run time: facts, primitives and verdicts."""

@@ -1,0 +1,211 @@
+"""Clause → rule(s) → generated check(s) → scenario(s) → last result.
+
+One model, three renderings (JSON, Markdown, HTML in report_html.py).  Every catalogued
+clause is a row, encoded or not: gaps are rows, never omissions.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from .catalogue import COUNTED_KINDS, Catalogue
+from .rules import Rule, RuleSet
+
+# Clause statuses, from the catalogue's and the rules' point of view.
+CHECKED, NOT_TESTABLE, NOT_ENCODED = "checked", "not testable", "not yet encoded"
+# Outcomes of a run, per scenario and rolled up per rule and clause.
+PASSED, FAILED, NOT_APPLICABLE, ERROR, NOT_RUN = "passed", "failed", "not applicable", "error", "not run"
+
+
+def _rule_outcome(scenarios: list[dict]) -> str:
+    if not scenarios:
+        return NOT_RUN
+    statuses = {s["status"] for s in scenarios}
+    for s in (ERROR, FAILED):
+        if s in statuses:
+            return s
+    if statuses == {NOT_APPLICABLE}:
+        return NOT_APPLICABLE
+    return PASSED
+
+
+def _clause_outcome(outcomes: list[str]) -> str:
+    if not outcomes:
+        return NOT_RUN
+    for s in (ERROR, FAILED, NOT_RUN):
+        if s in outcomes:
+            return s
+    if set(outcomes) == {NOT_APPLICABLE}:
+        return NOT_APPLICABLE
+    return PASSED
+
+
+def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
+          results: dict | None = None) -> dict[str, Any]:
+    """The traceability model.  `results`: a conformance run's results.json, or None."""
+    by_clause: dict[str, list[Rule]] = defaultdict(list)
+    for rule in ruleset:
+        for cid in dict.fromkeys(rule.clause_ids):
+            by_clause[(rule.document, cid)].append(rule)
+    run_by_rule: dict[str, list[dict]] = defaultdict(list)
+    for s in (results or {}).get("scenarios", []):
+        run_by_rule[s["rule"]].append(s)
+
+    rules_out: dict[str, dict] = {}
+    for rule in ruleset:
+        m = manifest["rules"].get(rule.id, {})
+        cat = catalogues.get(rule.document)
+        suspect = [c.id for c in rule.clauses
+                   if cat is not None and cat.get(c.id) is not None and cat.get(c.id).fingerprint != c.fingerprint]
+        scen = run_by_rule.get(rule.id, [])
+        rules_out[rule.id] = {
+            "id": rule.id, "title": rule.title, "document": rule.document, "actor": rule.actor,
+            "testable": rule.testable, "reason": rule.reason, "file": rule.file, "line": rule.line,
+            "clauses": [{"id": c.id, "fingerprint": c.fingerprint, "quote": c.quote} for c in rule.clauses],
+            "check": f"{m['module']}::{m['function']}" if "module" in m else None,
+            "scenario": f"{m['feature']}: {m['scenario']}" if "feature" in m else None,
+            "witnesses": len(rule.witnesses),
+            "outcome": rule.outcome,
+            "disputed": rule.disputed, "suspect": suspect,
+            "result": _rule_outcome(scen) if rule.testable else None,
+            "runs": scen,
+        }
+
+    documents, clauses = [], []
+    for key in sorted(catalogues):
+        cat = catalogues[key]
+        documents.append({"document": cat.document, "version": cat.version, "source": cat.source,
+                          "source_sha256": cat.source_sha256, "entries": len(cat.entries),
+                          "counted": len(cat.counted())})
+        for e in cat.entries:
+            if e.kind == "heading":
+                continue
+            cited = by_clause.get((cat.document, e.id), [])
+            testable = [r for r in cited if r.testable]
+            if testable:
+                status = CHECKED
+            elif cited:
+                status = NOT_TESTABLE
+            else:
+                status = NOT_ENCODED
+            outcomes = [rules_out[r.id]["result"] for r in testable]
+            clauses.append({
+                "id": e.id, "document": cat.document, "version": cat.version, "kind": e.kind,
+                "number": e.number, "title": e.title, "text": e.text, "fingerprint": e.fingerprint,
+                "lines": list(e.lines), "counted": e.kind in COUNTED_KINDS, "status": status,
+                "reason": "; ".join(r.reason for r in cited if not r.testable and r.reason) or None,
+                "rules": [r.id for r in cited],
+                "suspect": any(e.id in rules_out[r.id]["suspect"] for r in cited),
+                "disputed": any(r.disputed for r in cited),
+                "actors": sorted({r.actor for r in cited}),
+                "result": _clause_outcome(outcomes) if testable and results is not None else None,
+            })
+
+    disputes: dict[str, list[dict]] = defaultdict(list)
+    for rule in ruleset:
+        if rule.disputed:
+            disputes[rule.disputed["question"]].append({
+                "rule": rule.id, "reading": rule.disputed["reading"], "evidence": rule.disputed["evidence"],
+                "clauses": rule.clause_ids, "result": rules_out[rule.id]["result"]})
+
+    return {
+        "generator": manifest.get("generator"),
+        "run": (results or {}).get("run"),
+        "summary": summarise(clauses, rules_out, results),
+        "documents": documents,
+        "clauses": clauses,
+        "rules": rules_out,
+        "disputes": [{"question": q, "readings": r} for q, r in sorted(disputes.items())],
+    }
+
+
+def summarise(clauses: list[dict], rules: dict[str, dict], results: dict | None) -> dict[str, Any]:
+    counted = [c for c in clauses if c["counted"]]
+    per_doc: dict[str, Counter] = defaultdict(Counter)
+    for c in counted:
+        per_doc[c["document"]][c["status"]] += 1
+        per_doc[c["document"]]["total"] += 1
+    testable_rules = [r for r in rules.values() if r["testable"]]
+    scenarios = [s for r in testable_rules for s in r["runs"]]
+    out: dict[str, Any] = {
+        "clauses": len(counted),
+        "checked": sum(1 for c in counted if c["status"] == CHECKED),
+        "not_testable": sum(1 for c in counted if c["status"] == NOT_TESTABLE),
+        "not_encoded": sum(1 for c in counted if c["status"] == NOT_ENCODED),
+        "suspect_clauses": sum(1 for c in counted if c["suspect"]),
+        "disputed_clauses": sum(1 for c in counted if c["disputed"]),
+        "by_document": {d: dict(sorted(c.items())) for d, c in sorted(per_doc.items())},
+        "rules": len(rules),
+        "testable_rules": len(testable_rules),
+        "untestable_records": len(rules) - len(testable_rules),
+        "witnesses": sum(r["witnesses"] for r in testable_rules),
+        "suspect_rules": sum(1 for r in rules.values() if r["suspect"]),
+        "disputed_rules": sum(1 for r in rules.values() if r["disputed"]),
+    }
+    if results is not None:
+        tally = Counter(s["status"] for s in scenarios)
+        out["scenarios"] = {"total": len(scenarios), PASSED: tally[PASSED], FAILED: tally[FAILED],
+                            NOT_APPLICABLE: tally[NOT_APPLICABLE], ERROR: tally[ERROR]}
+        out["clause_results"] = dict(sorted(Counter(c["result"] for c in counted if c["result"]).items()))
+    return out
+
+
+def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
+    s = model["summary"]
+    lines = ["# tmadkit traceability", ""]
+    if model.get("generator"):
+        lines.append(f"Generated by {model['generator']}.")
+    if model.get("run"):
+        run = model["run"]
+        lines.append(f"Run against **{run.get('implementation')}** at {run.get('started')}.")
+    lines += ["", "## Summary", "",
+              f"- Clauses, definitions and table rows: {s['clauses']}",
+              f"- Checked by at least one rule: {s['checked']} of {s['clauses']}",
+              f"- Not testable (with reason): {s['not_testable']} of {s['clauses']}",
+              f"- Not yet encoded: {s['not_encoded']} of {s['clauses']}",
+              f"- Rules: {s['rules']} ({s['testable_rules']} testable, {s['untestable_records']} not-testable records), "
+              f"{s['witnesses']} witnesses",
+              f"- Suspect rules: {s['suspect_rules']} of {s['rules']}; disputed rules: {s['disputed_rules']} of {s['rules']}"]
+    if "scenarios" in s:
+        sc = s["scenarios"]
+        lines.append(f"- Scenarios: {sc['passed']} passed, {sc['failed']} failed, {sc['not applicable']} not applicable, "
+                     f"{sc['error']} error, of {sc['total']}")
+    for doc, c in s["by_document"].items():
+        lines.append(f"- {doc}: {c.get(CHECKED, 0)} checked, {c.get(NOT_TESTABLE, 0)} not testable, "
+                     f"{c.get(NOT_ENCODED, 0)} not yet encoded, of {c['total']}")
+    if model["disputes"]:
+        lines += ["", "## Disputed readings", ""]
+        for d in model["disputes"]:
+            lines.append(f"### {d['question']}")
+            lines.append("")
+            lines.append(f"Evidence: {d['readings'][0]['evidence']}")
+            lines.append("")
+            for r in d["readings"]:
+                res = f" — last result: {r['result']}" if r["result"] else ""
+                lines.append(f"- `{r['rule']}`: {r['reading']}{res}")
+            lines.append("")
+    lines += ["", "## Rules", "", "| Rule | Actor | Clauses | Check | Scenario | Result |", "|---|---|---|---|---|---|"]
+    for r in model["rules"].values():
+        flags = (" (suspect)" if r["suspect"] else "") + (" (disputed)" if r["disputed"] else "")
+        check = f"`{r['check']}`" if r["check"] else f"not testable: {r['reason']}"
+        lines.append(f"| {r['id']}{flags} | {r['actor']} | {', '.join(c['id'] for c in r['clauses'])} | {_md(check)} | "
+                     f"{_md(r['scenario'] or '—')} | {r['result'] or '—'} |")
+    for doc in model["documents"]:
+        lines += ["", f"## {doc['document']} {doc['version']} ({doc['source']})", "",
+                  "| Clause | Kind | Status | Rules | Result |" + (" Text |" if with_text else ""),
+                  "|---|---|---|---|---|" + ("---|" if with_text else "")]
+        for c in model["clauses"]:
+            if c["document"] != doc["document"]:
+                continue
+            status = c["status"] + (", suspect" if c["suspect"] else "") + (", disputed" if c["disputed"] else "")
+            if c["reason"]:
+                status += f" ({c['reason']})"
+            row = f"| {_md(c['id'])} | {c['kind']} | {_md(status)} | {', '.join(c['rules']) or '—'} | {c['result'] or '—'} |"
+            if with_text:
+                row += f" {_md(c['text'])} |"
+            lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
