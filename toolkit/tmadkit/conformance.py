@@ -16,10 +16,11 @@ import pytest
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from . import __version__, registry, report_html, sources, traceability
-from .bdd import test_features
 from .errors import TmadkitError
 from .rules import load_all
 
+# The pytest-bdd module that binds every feature; passed to pytest by path, never imported here.
+FEATURES_MODULE = Path(__file__).resolve().parent / "bdd" / "test_features.py"
 REPORT_FILES = ("report.html", "report.md", "report.json", "results.json", "junit.xml", "cucumber.json")
 
 
@@ -50,7 +51,7 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")  # isolate from the caller's pytest config
         results_path = Path(tmp) / "results.json"
-        args = [test_features.__file__, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
+        args = [str(FEATURES_MODULE), "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
                 "-p", "no:terminal", f"--tmadkit-iut={iut}", f"--tmadkit-results={results_path}",
                 f"--junitxml={out / 'junit.xml'}", f"--cucumberjson={out / 'cucumber.json'}",
                 "-o", "junit_family=xunit2", *(pytest_args or [])]

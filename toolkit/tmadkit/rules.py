@@ -197,7 +197,7 @@ def load_file(path: Path) -> RuleFile:
     if errors:
         err = _most_specific(errors[0])
         where = "/" + "/".join(str(p) for p in err.absolute_path)
-        raise InputError(f"schema: {err.message} (schema path {'/'.join(map(str, err.absolute_schema_path))})",
+        raise InputError(f"schema: {_message(err)} (schema path {'/'.join(map(str, err.absolute_schema_path))})",
                          file=rel, line=_line_for(lines, tuple(err.absolute_path)), where=where)
     rules = [
         _rule(item, data["document"], rel, _line_for(lines, ("rules", i)))
@@ -206,6 +206,16 @@ def load_file(path: Path) -> RuleFile:
     return RuleFile(path=path, relpath=rel, document=data["document"], title=data["title"],
                     clause=data.get("clause"), description=data.get("description", ""), rules=rules,
                     sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """JSON Schema's words, except where they hide the rule the schema encodes."""
+    path = list(error.absolute_schema_path)
+    if "witnesses" in path and error.validator in ("minItems", "contains"):
+        return "a testable rule needs at least one passing and one failing witness"
+    if error.validator == "maxProperties" and "predicate" in path:
+        return "a predicate names exactly one primitive or combinator (use all/any to combine)"
+    return error.message
 
 
 def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .steps import apply_rule, verdict_is, witness_facts  # noqa: F401  (step fixtures)
+# pytest-bdd registers step definitions as fixtures in the module that declares them, so
+# that module must itself be a plugin for the steps to be found from any test module.
+pytest_plugins = ["tmadkit.bdd.steps"]
 
 _config: pytest.Config | None = None
 _records: list[dict] = []

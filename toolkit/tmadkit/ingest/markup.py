@@ -48,8 +48,10 @@ LABEL_NUMBER_LABEL = re.compile(r"^\\?\((\w+)\\?\)(\d+(?:\.\d+)*[A-Z]?)\\?\((\w+
 # markdown backslash escapes of ASCII punctuation ("\(" -> "("); "SerialNumbers\ESME" is kept
 MARKDOWN_ESCAPE = re.compile(r"\\([()\[\]*_#`])")
 # the clause-number position: optional list dash, then old and new numbers run together
-RUN_TOGETHER_NUMBER = re.compile(r"^(?P<lead>\s*(?:-\s+)?\[?)(?P<digits>\d+\.\d+[A-Z]?\d+\.\d+[A-Z]?)(?=\]|\s|$)")
+RUN_TOGETHER_NUMBER = re.compile(r"^(?P<lead>\s*(?:-\s+)?)(?P<digits>\d+\.\d+[A-Z]?\d+\.\d+[A-Z]?)(?=\s|$)")
 CLAUSE_NUMBER = re.compile(r"^(\d+)\.(\d+)([A-Z]?)$")
+# the clause number at the start of a line whose number itself carries marks ("~~4.35~~4.36")
+LEADING_CLAUSE_NUMBER = re.compile(r"^\s*(?:-\s+)?(\d+\.\d+[A-Z]?)(?=\s|$)")
 # "Table 5.9 Table 5.9" / "Clause 4.8 Clause 4.8": one reference printed twice
 DOUBLED_REFERENCE = re.compile(r"\b((?:Table|Clause) [A-C]?\d+(?:\.\d+)*[A-Za-z]?) \1(?![\w.]*\d)")
 
@@ -143,9 +145,6 @@ def _apply_renumbering(before: str, after: str) -> tuple[str, str, Renumbering |
     return before, after, renumbering
 
 
-LEADING_CLAUSE_NUMBER = re.compile(r"^\s*(?:-\s+)?\[?(\d+\.\d+[A-Z]?)(?=[\]\s]|$)")
-
-
 def _explicit_renumbering(before: str, after: str) -> Renumbering | None:
     """'~~4.35~~4.36 Where ...': the number itself carries the revision marks."""
     mb, ma = LEADING_CLAUSE_NUMBER.match(before), LEADING_CLAUSE_NUMBER.match(after)
@@ -199,6 +198,11 @@ def html_to_text(text: str) -> str:
     text = re.sub(r"\s*\|\s*;\s*", " ; ", text)  # a row's last cell separator before the row end
     text = re.sub(r"\s+", " ", text).strip()
     return text.rstrip(" ;")
+
+
+def inline_text(text: str) -> str:
+    """Running text outside tables: autolinks "<https://...>" printed as their URL."""
+    return AUTOLINK.sub(r"\1", text)
 
 
 def strip_emphasis(text: str) -> str:

@@ -9,7 +9,8 @@ marks that are undone here:
 * a row split by a page break continues, after the repeated header, in a row whose first
   cell is empty: its cells are appended to the row before the break.
 
-Row keys (the last part of a row's catalogue id) come from the first cell, whitespace
+Row keys (the last part of a row's catalogue id) come from the first cell (or a named key
+column, see ``assemble``), whitespace
 normalised; step numbers lose their inner spaces ("12.9.1. X" -> "12.9.1.X") and a trailing
 colon is not part of a key ("CriticalSupplierCertificateID:" -> "CriticalSupplierCertificateID",
 TMAD defect 18; the cell keeps the colon as printed).  A first cell that repeats within a
@@ -101,8 +102,11 @@ def column_names(header: list[str]) -> list[str]:
     return [h if h else f"column {i + 1}" for i, h in enumerate(header)]
 
 
-def assemble(lines: list[tuple[int, str]], *, has_header: bool = True) -> Table:
-    """One table from its (line number, text) lines, in order."""
+def assemble(lines: list[tuple[int, str]], *, has_header: bool = True, key_column: str | None = None) -> Table:
+    """One table from its (line number, text) lines, in order.
+
+    Rows are keyed by their first cell, or by the cell under the header ``key_column``.
+    """
     if has_header:
         header_line, header_text = lines[0]
         header = [html_to_text(c) for c in split_cells(header_text)]
@@ -114,6 +118,7 @@ def assemble(lines: list[tuple[int, str]], *, has_header: bool = True) -> Table:
     if header_line is not None:
         table.roles[header_line] = "header"
     width = len(header) if has_header else 2
+    key_index = header.index(key_column) if key_column else 0
     page_break = False
     pending_copies: list[list[str]] = []   # nested-table rows still expected as printed copies
     seen: dict[str, int] = {}
@@ -142,7 +147,7 @@ def assemble(lines: list[tuple[int, str]], *, has_header: bool = True) -> Table:
             raise TableError(f"table row has {len(cells)} cells, the header has {width}", number)
         cells += [""] * (width - len(cells))
 
-        key = row_key(cells[0])
+        key = row_key(cells[key_index])
         if not key:
             if not table.rows:
                 key, role = "preamble", "preamble"

@@ -28,6 +28,8 @@ wording, never on line numbers, so they are stable across runs):
     TMAD:3.16/T                 uncaptioned table inside clause 3.16           table
     TMAD:T5.5/<first cell>      table row keyed by its first cell              table-row
     TMAD:T5.9/5.9.3             step tables are keyed by the step number       table-row
+    TMAD:T8.7.1/E48             Tables 8.7.1 and 8.7.3 (a sentence in the first cell)
+                                are keyed by their Response Code
     TMAD:T5.9/preamble          the lead-in row that states every step's outcome
                                 (see tables.py for "#2" repeats, continuations, row-<n>)
 
@@ -60,6 +62,10 @@ table; "Table 5.5**Counters**" prints a caption and the next heading run togethe
 split.  Clause numbers must rise within a chapter, so "4.29 to 4.32, provide ..." (a
 sentence split before a number) is read as text, not as clause 4.29.
 
+Resolutions: ``resolutions=None`` uses spec/resolutions/TMAD-<version>.yaml, the version taken
+from the source file name ("TMAD-AL-5.1-..." -> TMAD-5.1.yaml), looked up next to the source's
+spec/ folder and then in the project's spec/; pass a path to use another file.
+
 Views: ``view="after"`` (v5.1, what the catalogue holds) and ``view="before"`` (the text
 before the revision marks) come from the same parse.  The before view is best effort: see
 ``BEFORE_VIEW_LIMITS``.
@@ -76,7 +82,7 @@ from .. import paths
 from ..catalogue import Catalogue, Entry, normalise, sha256_file
 from ..errors import InputError
 from . import resolutions as resolutions_mod
-from .markup import MarkedLine, MarkupError, html_to_text, split_views, strip_emphasis
+from .markup import MarkedLine, MarkupError, inline_text, split_views, strip_emphasis
 from .tables import Table, TableError, assemble, column_names, split_cells
 
 DOCUMENT = "TMAD"
@@ -92,6 +98,9 @@ revision marks is only restored where a resolution supplies the marks.  Known ga
     3.14B-3.14F, 5.4A, 6.7, 11.3B, chapter 16, Appendix C) still appear;
   * the struck old 3.7 and the unmarked new 3.7 both print as 3.7: the second is read as a
     continuation of the first;
+  * old 4.23 (printed "4.234.24") follows the unmarked new 4.23 and 4.23A, so in the before
+    view it is catalogued as TMAD:4.23#2 (alias TMAD@5.1:4.24); 4.34A, numbered against the
+    new numbering, sits before old 4.34;
   * the garbled caption of Table 11.3B ("Table Error! Reference source not found.b") is
     read as text, so that table is catalogued as uncaptioned;
   * the baseline may be the consultation draft rather than v5.0 (see the disputed item
@@ -120,6 +129,9 @@ ROMAN = re.compile(r"^(?=[ivx])(x{0,3})(ix|iv|v?i{0,3})$")
 # the lead-in of a quoted list of definitions (3.1(e), 3.1(g))
 DEFINITIONS_LEAD_IN = re.compile(r"\bdefinitions\b.*\b(?:added|set out below)\b", re.I)
 DEFINITIONS_HEADER = ["Term", "Meaning"]
+# Tables whose first cell is a whole sentence: their rows are cited by the response code
+# the check returns ("TMAD:T8.7.1/E48"), which is short, printed and unique in the table.
+ROW_KEY_COLUMN = {"8.7.1": "Response Code", "8.7.3": "Response Code"}
 FINISHED = re.compile(r"[.;,]\s*$|[;,]\s+(?:and|or)\s*$")
 
 
@@ -263,7 +275,7 @@ class _Parser:
         return node
 
     def _append_text(self, node: _Node, logical: _Logical, text: str) -> None:
-        text = text.strip()
+        text = inline_text(text).strip()
         if text:
             node.parts.append(text)
         node.lines.update(logical.lines)
@@ -310,7 +322,7 @@ class _Parser:
         return out
 
     # -- classification helpers
-    def _clause_match(self, text: str):
+    def _clause_match(self, text: str, renumbered: bool = False):
         if self.chapter_number is None:
             return None
         if self.chapter_number.isdigit():
@@ -320,8 +332,11 @@ class _Parser:
         m = re.match(pattern, text)
         if not m or "\t" in text:
             return None
-        if self.last_clause_key is not None and _clause_key(m.group("num")) <= self.last_clause_key:
-            return None   # numbers rise: a smaller one is a reference that starts a line
+        if self.last_clause_key is not None and _clause_key(m.group("num")) <= self.last_clause_key \
+                and not renumbered:
+            # numbers rise: a smaller one is a reference that starts a line ("4.29 to 4.32,
+            # provide ..."); a number printed as renumbered is a clause whatever its value
+            return None
         return m
 
     def _chapter_match(self, text: str):
@@ -350,7 +365,8 @@ class _Parser:
             return False
         if following is None:
             return False
-        return "\t" in following.text or bool(self._clause_match(following.text.strip()))
+        return "\t" in following.text or bool(
+            self._clause_match(following.text.strip(), renumbered=following.renumbering is not None))
 
     # -- structure
     def _start_chapter(self, logical: _Logical, m) -> None:
@@ -464,8 +480,10 @@ class _Parser:
         is_definitions = first_cells == DEFINITIONS_HEADER or (
             caption is None and owner is not None and owner is not self.chapter
             and DEFINITIONS_LEAD_IN.search(owner.text() or "") and len(first_cells) == 2)
+        caption_number = CAPTION.match(caption.text.strip()).group("num") if caption else None
         try:
-            table = assemble(lines, has_header=not (is_definitions and first_cells != DEFINITIONS_HEADER))
+            table = assemble(lines, has_header=not (is_definitions and first_cells != DEFINITIONS_HEADER),
+                             key_column=ROW_KEY_COLUMN.get(caption_number))
         except TableError as exc:
             raise InputError(str(exc), file=self.source_name, line=exc.line) from None
         for line, role in table.roles.items():
@@ -570,7 +588,7 @@ class _Parser:
             if lg.forced == "caption" or CAPTION.match(text):
                 raise InputError(f"table caption {text!r} does not follow a table",
                                  file=self.source_name, line=lg.first)
-            clause = self._clause_match(text)
+            clause = self._clause_match(text, renumbered=lg.renumbering is not None)
             if clause:
                 self._start_clause(lg, clause)
             elif self.clause is not None and QUOTED_SECTION.match(text):

@@ -17,6 +17,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def parse_dn(text: str) -> x509.Name:
         elif i < n and text[i] == '"':  # RFC 1779 quoted value, still seen in old tools
             j = i + 1
             while j < n and text[j] != '"':
-                if text[j] == "\\":
+                if text[j] == "\\" and j + 1 < n:
                     j += 1
                 buf += text[j].encode("utf-8")
                 j += 1
@@ -242,6 +243,7 @@ def _norm_value(v: str | bytes) -> list[str]:
     return ["s", " ".join(unicodedata.normalize("NFKC", v).casefold().split())]
 
 
+@lru_cache(maxsize=1024)  # bulk loads see the same few issuer names 100,000 times
 def dn_key(name: x509.Name) -> str:
     """A canonical text for a DN: equal for equal DNs whatever their string encoding.
 
@@ -316,6 +318,8 @@ class CertificateId:
         if isinstance(issuer, str):
             if issuer.strip() == "NULL":
                 return cls(_NULL_ISSUER, serial)
+            if not issuer.strip():
+                raise InputError("X509IssuerName is empty", file=file, line=line)
             try:
                 issuer = parse_dn(issuer)
             except ValueError as exc:

@@ -228,7 +228,12 @@ class Registry:
 
     def lookup(self, issuer: str | x509.Name | CertificateId, serial: int | str | None = None) -> Record | None:
         """By Certificate ID, or by (X509IssuerName text or Name, serial)."""
-        cert_id = issuer if isinstance(issuer, CertificateId) else CertificateId.parse(issuer, serial)
+        if isinstance(issuer, CertificateId):
+            cert_id = issuer
+        elif serial is None:
+            raise TypeError("lookup(issuer, serial): serial is required unless a CertificateId is given")
+        else:
+            cert_id = CertificateId.parse(issuer, serial)
         if cert_id.is_null:
             return None
         row = self._row(cert_id.issuer_key, str(cert_id.serial))

@@ -131,9 +131,13 @@ def load_role_table(path: str | os.PathLike | None = None) -> RoleTable:
 
 @lru_cache(maxsize=8)
 def _cached(env_value: str | None) -> RoleTable:
-    return load_role_table(env_value) if env_value else load_role_table(None)
+    return load_role_table(env_value)
 
 
 def role_table() -> RoleTable:
-    """The active table; re-read when $TMADKIT_ROLE_CODES changes (tests set it per case)."""
+    """The active table, cached per value of $TMADKIT_ROLE_CODES (tests set it per case).
+
+    Certificate parsing calls this once per certificate, hence the cache; a file edited
+    in place under the same path is not re-read within one process.
+    """
     return _cached(os.environ.get(ENV_VAR) or None)
