@@ -17,12 +17,13 @@ def test_repository_is_lint_clean():
     assert files and findings == []
 
 
-def _edit_catalogue_text(root: Path, clause_id: str) -> None:
+def _edit_catalogue_text(root: Path, clause_id: str, at_end: bool = False) -> None:
+    """Change one character of a clause's text: its first 'a', or (at_end) its last character."""
     path = root / "spec" / "catalogue" / "TMAD" / "5.1.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     for e in data["entries"]:
         if e["id"] == clause_id:
-            e["text"] = e["text"].replace("a", "á", 1)   # one character
+            e["text"] = e["text"][:-1] + "!" if at_end else e["text"].replace("a", "á", 1)
             break
     else:
         raise AssertionError(clause_id)
@@ -43,7 +44,7 @@ def test_changing_one_character_makes_exactly_the_citing_rules_suspect(project_c
 
 def test_review_clears_suspect_after_the_quote_still_matches(project_copy: Path, capsys):
     clause = "TMAD:5.6"   # quoted by several Table 5.7 rules through one YAML anchor
-    _edit_catalogue_text(project_copy, clause)
+    _edit_catalogue_text(project_copy, clause, at_end=True)   # outside the quoted words
     assert main(["lint"]) == 1
     capsys.readouterr()
     assert main(["review", "--rule", "TMAD-T5.7-MCF-creator"]) == 0
@@ -71,3 +72,10 @@ def test_a_quote_that_is_not_verbatim_fails_lint(project_copy: Path, capsys):
     path.write_text(path.read_text().replace('quote: "Commission Device | 8.1 | 8.1.1"', 'quote: "Commission Device | 8.1 | 8.1.2"'))
     assert main(["lint"]) == 1
     assert "quote-mismatch" in capsys.readouterr().out
+
+
+def test_review_refuses_when_the_quoted_words_changed(project_copy: Path, capsys):
+    _edit_catalogue_text(project_copy, "TMAD:5.6")   # inside the quoted words
+    assert main(["review", "--rule", "TMAD-T5.7-MCF-creator"]) == 2
+    assert "rules/tmad/table-5.7.yaml:24 [TMAD:5.6]: cannot review: the quote is not verbatim" in capsys.readouterr().err
+    assert main(["lint"]) == 1

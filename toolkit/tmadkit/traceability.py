@@ -67,7 +67,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
             "witnesses": len(rule.witnesses),
             "outcome": rule.outcome,
             "disputed": rule.disputed, "suspect": suspect,
-            "result": _rule_outcome(scen) if rule.testable else None,
+            "result": _rule_outcome(scen) if rule.testable and results is not None else None,
             "runs": scen,
         }
 

@@ -252,7 +252,12 @@ def _parse(doc: Doc) -> tuple[etree._Element, bool, str | None]:
 
 
 def _input_error(exc) -> SchemaError:
-    return SchemaError(message=str(exc),
+    # InputError's text is "file:line at column N [clause]: message"; SchemaError prints the
+    # place and clause itself, so keep only the message.
+    msg, clause = str(exc), getattr(exc, "clause", None)
+    if clause and f"[{clause}]: " in msg:
+        msg = msg.split(f"[{clause}]: ", 1)[1]
+    return SchemaError(message=msg,
                        line=getattr(exc, "line", None), column=getattr(exc, "column", None),
                        kind=getattr(exc, "kind", "input"), file=getattr(exc, "file", None),
                        clause=getattr(exc, "clause", None) or CLAUSE)
