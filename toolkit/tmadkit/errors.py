@@ -10,6 +10,7 @@ class TmadkitError(Exception):
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  where: str | None = None, clause: str | None = None):
         self.file, self.line, self.where, self.clause = file, line, where, clause
+        self.message = message
         place = ""
         if file:
             place = f"{file}:{line}" if line else file

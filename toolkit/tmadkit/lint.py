@@ -38,7 +38,9 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
         try:
             loaded.append(load_file(path))
         except InputError as exc:
-            findings.append(Finding("schema", exc.file or str(path), exc.line, str(exc).split(": ", 1)[-1]))
+            where = f"at {exc.where}: " if exc.where else ""
+            findings.append(Finding("schema", exc.file or str(path), exc.line, where + exc.message))
+    all_rules = {r.id: r for f in loaded for r in f.rules}
     seen: dict[str, Rule] = {}
     for rf in loaded:
         for rule in rf.rules:
@@ -49,6 +51,8 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
             else:
                 seen[rule.id] = rule
             findings.extend(_rule_findings(rule, catalogues.get(rule.document)))
+        if rf.procedure:
+            findings.extend(_procedure_findings(rf, all_rules))
         if rf.clause:
             c = catalogues.get(rf.document)
             if c is not None and rf.clause not in c:
@@ -87,6 +91,24 @@ def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]
         for name in _primitive_names(rule.predicate or {}):
             if name not in PRIMITIVES:
                 f("unknown-primitive", f"{rule.id} uses unknown primitive {name}")
+    return out
+
+
+def _procedure_findings(rf: RuleFile, rules: dict[str, Rule]) -> list[Finding]:
+    """Every step names rules that exist; every reading names a disputed rule of its question."""
+    from fnmatch import fnmatchcase
+
+    out = []
+    for step in rf.procedure["steps"]:
+        for pattern in step["rules"]:
+            if not any(fnmatchcase(rid, pattern) for rid in rules):
+                out.append(Finding("procedure", rf.relpath, 1, f"procedure {rf.procedure['id']} step {step['step']}: "
+                                   f"no rule matches {pattern}"))
+    for question, rid in rf.procedure.get("readings", {}).items():
+        rule = rules.get(rid)
+        if rule is None or not rule.disputed or rule.disputed["question"] != question:
+            out.append(Finding("procedure", rf.relpath, 1, f"procedure {rf.procedure['id']}: reading for "
+                               f"{question} names {rid}, which is not a disputed rule of that question"))
     return out
 
 

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Iterator
 
 from . import paths, registry
+from .authentication.witness import evaluate
 from .rules import RuleSet
 
 
@@ -119,7 +120,7 @@ def run(ruleset: RuleSet) -> MutationReport:
                 check = _load(mutant_tree, str(path)).CHECKS[rid]
                 for w in rule.witnesses:
                     try:
-                        status = check(w.facts).status
+                        status = evaluate(check, w.facts).status
                     except Exception as exc:  # a crash on a witness also exposes the mutant
                         status = f"error: {type(exc).__name__}"
                     if status != w.expect:

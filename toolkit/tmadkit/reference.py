@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from . import registry
+from .authentication.witness import evaluate
 from .runtime.verdict import Verdict
 
 
@@ -20,7 +21,7 @@ class ReferenceImplementation:
     def apply(self, actor: str, rule_id: str, facts: Mapping[str, Any]) -> Verdict:
         if actor not in self.roles:
             raise ValueError(f"{self.name} does not play {actor}")
-        return registry.check(rule_id)(facts)
+        return evaluate(registry.check(rule_id), facts)
 
 
 def factory() -> ReferenceImplementation:

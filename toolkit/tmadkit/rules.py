@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
+import referencing
 import yaml
 
 from . import paths
@@ -74,6 +75,7 @@ class RuleFile:
     description: str
     rules: list[Rule]
     sha256: str
+    procedure: dict | None = None
 
     @property
     def stem(self) -> str:
@@ -158,10 +160,16 @@ def _line_for(lines: dict[tuple, int], path: tuple) -> int:
 
 @lru_cache(maxsize=None)
 def _validator(schema_path: str) -> jsonschema.Draft202012Validator:
-    with open(schema_path, encoding="utf-8") as fh:
-        schema = json.load(fh)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    """The rule-file validator; sibling *.schema.json files are resolvable by their $id."""
+    resources = []
+    for path in sorted(Path(schema_path).parent.glob("*.schema.json")):
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        jsonschema.Draft202012Validator.check_schema(doc)
+        resources.append((doc["$id"], referencing.Resource.from_contents(doc)))
+    registry = referencing.Registry().with_resources(resources)
+    schema = dict(resources)[json.loads(Path(schema_path).read_text(encoding="utf-8"))["$id"]].contents
+    return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=jsonschema.FormatChecker())
 
 
 def schema_path() -> Path:
@@ -205,7 +213,7 @@ def load_file(path: Path) -> RuleFile:
     ]
     return RuleFile(path=path, relpath=rel, document=data["document"], title=data["title"],
                     clause=data.get("clause"), description=data.get("description", ""), rules=rules,
-                    sha256=hashlib.sha256(raw).hexdigest())
+                    sha256=hashlib.sha256(raw).hexdigest(), procedure=data.get("procedure"))
 
 
 def _message(error: jsonschema.ValidationError) -> str:

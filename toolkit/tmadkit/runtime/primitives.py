@@ -99,15 +99,25 @@ def _part(facts: Facts, part: Mapping[str, Any]) -> str | None:
     raise ValueError(f"unknown file-name part {part!r}")
 
 
+def expected_name(facts: Facts, parts: Sequence[Mapping[str, Any]],
+                  separator: str = "_", extension: str = ".xml") -> str | None:
+    """The name a `file_name` predicate requires for these facts, or None when a part's
+    fact is absent.  Public so that file builders name files from the rule, not from a
+    second copy of Table 10.2."""
+    pieces = [_part(facts, p) for p in parts]
+    if any(p is None for p in pieces):
+        return None
+    return separator.join(pieces) + extension
+
+
 def file_name(facts: Facts, *, fact: str, parts: Sequence[Mapping[str, Any]],
               separator: str = "_", extension: str = ".xml") -> Result:
     """The file name equals the name built from the file's own content."""
     actual = get(facts, fact)
-    pieces = [_part(facts, p) for p in parts]
-    if any(p is None for p in pieces):
-        missing = [p.get("fact") for p, v in zip(parts, pieces) if v is None]
+    expected = expected_name(facts, parts, separator, extension)
+    if expected is None:
+        missing = [p.get("fact") for p in parts if _part(facts, p) is None]
         return Result(False, f"cannot build the required name: {', '.join(map(str, missing))} absent")
-    expected = separator.join(pieces) + extension
     ok = actual == expected
     return Result(ok, f"{fact} is {_show(actual)}" + ("" if ok else f", required {expected!r}"))
 
@@ -144,34 +154,45 @@ def strictly_increasing(facts: Facts, *, fact: str, key: str, step: int | None =
 
 def counter_fresh(facts: Facts, *, file_type: str, counter: str, party: str,
                   stored: str, at: str, window_days: int) -> Result:
-    """The file's counter equals no Stored Counter of the same party created within the window.
+    """The file's counter equals no Stored Counter of the same party created within the window;
+    if so, the counter is recorded (Table 5.9: "Should this check succeed ... Create a ...
+    Stored Counter") in the same atomic step.
 
-    The check runs against the real anti-replay store (SQLite) seeded with the
-    Authenticator's stored counters, so a witness exercises the same code path as a
-    live Authenticator.
+    A live Authenticator's durable store arrives as the fact `context.counters`; a witness
+    instead lists the Stored Counters (`stored`), which seed an in-memory store, so both
+    run the same SQLite code path.
     """
     from ..stores.counters import CounterStore
 
     value, party_id = get(facts, counter), get(facts, party)
-    if not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool):
         return Result(False, f"{counter} is {_show(value)}, required an unsigned integer")
     if party_id is MISSING or party_id in (None, ""):
         return Result(False, f"{party} is absent")
     when = _time(get(facts, at), at)
-    history = get(facts, stored, [])
-    store = CounterStore(":memory:", window=timedelta(days=window_days))
-    try:
-        for item in history:
-            store.record(authenticator="witness", file_type=file_type, party_id=str(party_id),
-                         counter=int(item["value"]), created_at=_time(item["created_at"], f"{stored}[].created_at"))
-        decision = store.check_and_record(authenticator="witness", file_type=file_type,
-                                          party_id=str(party_id), counter=value, at=when)
-    finally:
-        store.close()
+    live = get(facts, "context.counters", None)
+    authenticator = str(get(facts, "authenticator", "witness"))
+    if isinstance(live, CounterStore):
+        if live.window != timedelta(days=window_days):
+            raise ValueError(f"the Authenticator's store keeps {live.window.days} days, the rule {window_days}")
+        decision = live.check_and_record(authenticator=authenticator, file_type=file_type,
+                                         party_id=str(party_id), counter=value, at=when)
+    else:
+        store = CounterStore(":memory:", window=timedelta(days=window_days))
+        try:
+            for item in get(facts, stored, []):
+                store.record(authenticator=authenticator, file_type=file_type, party_id=str(party_id),
+                             counter=int(item["value"]), created_at=_time(item["created_at"], f"{stored}[].created_at"))
+            decision = store.check_and_record(authenticator=authenticator, file_type=file_type,
+                                              party_id=str(party_id), counter=value, at=when)
+        finally:
+            store.close()
     if decision.accepted:
         return Result(True, f"{counter} {value} for {party_id} is not a Stored Counter of the last {window_days} days")
     return Result(False, f"{counter} {value} for {party_id} replays a Stored Counter: {decision.reason}")
 
+
+from .files import certificate_valid, signature_verifies, xml_valid  # noqa: E402 - registered below
 
 # The registry the generator and the schema test read.  Values: the function and the
 # names of its arguments as they appear in rule files.
@@ -185,6 +206,9 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "file_name": file_name,
     "strictly_increasing": strictly_increasing,
     "counter_fresh": counter_fresh,
+    "xml_valid": xml_valid,
+    "signature_verifies": signature_verifies,
+    "certificate_valid": certificate_valid,
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
 

@@ -1,0 +1,65 @@
+"""A received file: its name and bytes, parsed at most once and only by the hardened parser."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from lxml import etree
+
+from ..xml import safe, schema
+
+_SIGNATURE_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+@dataclass
+class ReceivedFile:
+    name: str
+    content: bytes = field(repr=False)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ReceivedFile":
+        p = Path(path)
+        return cls(p.name, p.read_bytes())
+
+    @cached_property
+    def tree(self) -> etree._ElementTree:
+        """The parsed document; raises tmadkit.xml.safe.XMLInputError for hostile or broken XML."""
+        return safe.parse_bytes(self.content, file=self.name)
+
+    @cached_property
+    def parse_error(self) -> Exception | None:
+        try:
+            self.tree
+        except Exception as exc:  # noqa: BLE001 - reported as the 5.9.1 failure, never raised
+            return exc
+        return None
+
+    @property
+    def root_element(self) -> str | None:
+        return None if self.parse_error else etree.QName(self.tree.getroot()).localname
+
+    @property
+    def file_type(self) -> str | None:
+        """The file type named by the root element (Table 10.2 'XML structure within file')."""
+        return None if self.parse_error else schema.file_type_of(self.tree)
+
+    @cached_property
+    def header(self) -> dict:
+        """Leaf children of the root (Migration Header, counters, GroupID, ...), typed."""
+        if self.parse_error:
+            return {}
+        out: dict = {}
+        for child in self.tree.getroot():
+            if not isinstance(child.tag, str) or etree.QName(child).namespace == _SIGNATURE_NS:
+                continue
+            if len(child):
+                continue  # SMETS1Installation and other structures are not header values
+            name, text = etree.QName(child).localname, (child.text or "").strip()
+            if name.endswith("Counter") and text.isdigit():
+                out[name] = int(text)
+            elif text in ("true", "false") and name == "ToBeCommissionedByDCC":
+                out[name] = text == "true"
+            else:
+                out[name] = text
+        return out

@@ -1,0 +1,70 @@
+"""Authenticate received files as an Authenticator would (Table 5.9), and check their names (Table 10.2)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import registry as checks_registry
+from ..rules import load_all
+from ..runtime.verdict import PASS
+from .context import AuthContext
+from .facts import file_facts
+from .procedure import Procedure
+from .received import ReceivedFile
+
+NAMING_RULES = {"MCF": "TMAD-T10.2-MCF", "MGF": "TMAD-T10.2-MGF", "MEF": "TMAD-T10.2-MEF",
+                "MVF": "TMAD-T10.2-MVF", "SCF": "TMAD-T10.2-SCF", "COF": "TMAD-T10.2-COF"}
+
+
+def validate_file(received: ReceivedFile, ctx: AuthContext, extra: Mapping[str, Any] | None = None,
+                  procedure: Procedure | None = None) -> dict:
+    """The documented result: file, file_type, authenticator, accepted, failure, steps, naming, readings."""
+    procedure = procedure or Procedure.load("authenticate")
+    facts = file_facts(received, ctx, extra)
+    outcome = procedure.run(facts, ctx.authenticator)
+    failure = None
+    if outcome.failure is not None:
+        f = outcome.failure
+        failure = {"step": f.step, "rule": f.rule, "clause": f.clauses[0] if f.clauses else None,
+                   "clauses": f.clauses, "outcome": (f.outcome or {}).get("text"),
+                   "action": (f.outcome or {}).get("action"), "message": f.detail}
+    naming = None
+    file_type = received.file_type
+    if outcome.accepted and file_type in NAMING_RULES:
+        if file_type == "MCF" and (extra or {}).get("route", {}).get("supplier_signifier"):
+            rule_id = "TMAD-T10.2-MCF-supplier"
+        else:
+            rule_id = NAMING_RULES[file_type]
+        v = checks_registry.check(rule_id)(facts)
+        naming = {"rule": rule_id, "status": v.status, "message": v.detail, "clauses": list(v.clauses)}
+    return {
+        "file": received.name,
+        "file_type": file_type,
+        "authenticator": ctx.authenticator,
+        "at": ctx.at.isoformat(),
+        "accepted": outcome.accepted,
+        "failure": failure,
+        "steps": [s.to_dict() for s in outcome.steps],
+        "naming": naming,
+        "readings": outcome.readings,
+    }
+
+
+def name_ok(result: dict) -> bool:
+    return result["naming"] is None or result["naming"]["status"] == PASS
+
+
+def load_context(authenticator: str, *, pki_dir: Path | None, state_dir: Path, at: datetime) -> AuthContext:
+    from ..smki import pki as pki_mod
+    from ..smki.registry import Registry
+    from ..stores.counters import CounterStore
+
+    registry = Registry(":memory:")
+    if pki_dir is not None:
+        pki_mod.load(pki_dir).load_into(registry)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return AuthContext(authenticator, registry, CounterStore(state_dir / "counters.sqlite"), at)
+
+
+__all__ = ["validate_file", "load_context", "name_ok", "load_all"]

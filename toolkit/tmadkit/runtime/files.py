@@ -1,0 +1,90 @@
+"""Primitives over a received file: TMAD Table 5.9 steps 5.9.1, 5.9.2 and 5.9.4.
+
+They take the file and the Authenticator's registry as facts (`file`, `context.registry`)
+so a rule names exactly what a step consults.  Each runs the real machinery: the hardened
+parser and libxml2 XSD validation, the signature profile gate and python-xmlsec, and the
+certificate registry's Confirm Validity.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from cryptography import x509
+from lxml import etree
+
+from ..xml import safe, schema, signature
+from .facts import MISSING, get
+from .verdict import Result
+
+
+def _received(facts: Mapping[str, Any], fact: str):
+    value = get(facts, fact)
+    if value is MISSING or not hasattr(value, "content"):
+        raise ValueError(f"{fact} is not a received file")
+    return value
+
+
+def xml_valid(facts: Mapping[str, Any], *, file: str) -> Result:
+    """Well formed, no DTD or entities, valid against the SMETS1 Migration Schema, and a single
+    instance of one of the Table 10.2 structures (Clause 10.1)."""
+    received = _received(facts, file)
+    if received.parse_error is not None:
+        return Result(False, f"{received.name} is not acceptable XML: {received.parse_error}")
+    errors = schema.validate(received.tree)
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return Result(False, f"{received.name} is not valid against the SMETS1 Migration Schema: {first}{more}")
+    return Result(True, f"{received.name} is a valid {received.root_element}")
+
+
+def _record(received, registry):
+    profile = signature.check_profile(received.tree, file=received.name)
+    record = registry.lookup(profile.issuer_name, profile.serial)
+    return profile, record
+
+
+def signature_verifies(facts: Mapping[str, Any], *, file: str, registry: str) -> Result:
+    """The one signature is in the TMAD profile and verifies with the certificate that the
+    Authenticator's registry holds for KeyInfo's Certificate ID (KeyInfo itself is unsigned)."""
+    received = _received(facts, file)
+    reg = get(facts, registry)
+    if received.parse_error is not None:
+        return Result(False, f"{received.name} cannot be parsed: {received.parse_error}")
+    # Comments are outside the signed (comment-free) canonical form, so text around one can
+    # read differently to different consumers; a signed TMAD file has no reason to hold one.
+    with_comments = safe.parse_bytes(received.content, file=received.name, keep_comments=True)
+    comment = next(iter(with_comments.iter(etree.Comment)), None)
+    if comment is not None:
+        return Result(False, f"{received.name}:{comment.sourceline}: a comment inside the signed document")
+    try:
+        profile, record = _record(received, reg)
+        if record is None:
+            return Result(False, f"KeyInfo names Certificate ID ({profile.issuer_name}, {profile.serial}), "
+                                 "which the Authenticator does not hold")
+        certificate = x509.load_der_x509_certificate(record.der)
+        signature.verify(received.tree, certificate, file=received.name)
+    except signature.SignatureError as exc:
+        return Result(False, f"signature rejected ({exc.stage}): {exc}")
+    return Result(True, f"signature verifies with certificate {record.issuer} #{record.cert_id.serial}")
+
+
+def certificate_valid(facts: Mapping[str, Any], *, file: str, registry: str, at: str) -> Result:
+    """Confirm Validity of the certificate that checked the signature, at the check time."""
+    received = _received(facts, file)
+    reg = get(facts, registry)
+    when = get(facts, at)
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    try:
+        profile, record = _record(received, reg)
+    except (signature.SignatureError, Exception) as exc:  # noqa: BLE001 - reported, not raised
+        return Result(False, f"no certificate to confirm: {exc}")
+    if record is None:
+        return Result(False, f"Certificate ID ({profile.issuer_name}, {profile.serial}) is not in the registry")
+    verdict = reg.confirm_validity(record.cert_id, when)
+    if verdict:
+        return Result(True, f"certificate {record.issuer} #{record.cert_id.serial} is valid at {when.isoformat()}")
+    return Result(False, f"certificate {record.issuer} #{record.cert_id.serial} is not valid at "
+                         f"{when.isoformat()}: {verdict}")
