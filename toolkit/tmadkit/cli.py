@@ -16,7 +16,8 @@ from . import __version__
 from .errors import TmadkitError
 
 # Order is the order of `tmadkit --help`: the pipeline, then the tools around it.
-COMMANDS = ("ingest", "generate", "lint", "review", "report", "conformance", "mutate", "validate", "pki")
+COMMANDS = ("ingest", "generate", "lint", "review", "report", "conformance", "mutate", "validate", "pki",
+            "make-file", "world")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,10 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tmadkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
+        module_name = f"tmadkit.commands.{name.replace('-', '_')}"   # make-file -> make_file
         try:
-            module = importlib.import_module(f"tmadkit.commands.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"tmadkit.commands.{name}":
+            if exc.name == module_name:
                 continue  # command not built yet in this checkout
             raise
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)

@@ -19,6 +19,7 @@ import jinja2
 from . import __version__, codegen, paths, traceability
 from .catalogue import Catalogue
 from .rules import Rule, RuleFile, RuleSet
+from .smi import generate as smi_generate
 
 GENERATOR = f"tmadkit {__version__}"
 OUTPUT_DIRS = ("generated", "features")
@@ -114,7 +115,7 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
     files: dict[str, str] = {}
     manifest_rules: dict[str, dict] = {}
     for rf in ruleset.files:
-        testable = [r for r in rf.rules if r.testable]
+        testable = [r for r in rf.rules if r.testable and not smi_generate.is_state_machine_rule(r)]
         for r in rf.rules:
             manifest_rules[r.id] = {
                 "file": rf.relpath, "line": r.line, "testable": r.testable, "actor": r.actor,
@@ -130,6 +131,10 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
                 "module": mod, "function": r.slug, "feature": feat,
                 "scenario": f"{r.id}: {r.title}", "witnesses": len(r.witnesses),
             })
+    # SMI state machines: their own validator, feature and diagram (tmadkit/smi/generate.py)
+    files.update(smi_generate.artefacts(ruleset, catalogues))
+    for rid, entry in smi_generate.manifest_entries(ruleset).items():
+        manifest_rules[rid].update(entry)
     manifest = {
         "generator": GENERATOR,
         "rule_files": {rf.relpath: rf.sha256 for rf in ruleset.files},

@@ -50,7 +50,7 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
                                         f"rule id {rule.id} is also defined at {first.file}:{first.line}", rule.id))
             else:
                 seen[rule.id] = rule
-            findings.extend(_rule_findings(rule, catalogues.get(rule.document)))
+            findings.extend(_rule_findings(rule, citing_catalogue(catalogues, rule.document)))
         if rf.procedure:
             findings.extend(_procedure_findings(rf, all_rules))
         if rf.clause:
@@ -58,7 +58,32 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
             if c is not None and rf.clause not in c:
                 findings.append(Finding("unknown-clause", rf.relpath, 1, f"file clause {rf.clause} is not in the "
                                         f"{rf.document} catalogue", clause=rf.clause))
+    from .smi.lint import lint_files  # state machines: structure and BAD evidence (smi/lint.py)
+    findings.extend(lint_files(loaded))
     return loaded, findings
+
+
+class _CitingCatalogue:
+    """A document's catalogue that also resolves ids of other documents by their prefix.
+
+    A rule file has one document, but the SMI lifecycle cites the TMAD's changes to AC
+    (TMAD:3.2, TMAD:3.3) beside AC's own clauses; an id names its document ("TMAD:3.2")."""
+
+    def __init__(self, catalogues: dict[str, cat.Catalogue], home: cat.Catalogue):
+        self._catalogues, self._home = catalogues, home
+        self.document, self.version = home.document, home.version
+
+    def get(self, clause_id: str) -> cat.Entry | None:
+        other = self._catalogues.get(clause_id.split(":", 1)[0])
+        return (other or self._home).get(clause_id)
+
+    def __contains__(self, clause_id: str) -> bool:
+        return self.get(clause_id) is not None
+
+
+def citing_catalogue(catalogues: dict[str, cat.Catalogue], document: str) -> _CitingCatalogue | None:
+    home = catalogues.get(document)
+    return None if home is None else _CitingCatalogue(catalogues, home)
 
 
 def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]:

@@ -23,6 +23,20 @@ class ReferenceImplementation:
             raise ValueError(f"{self.name} does not play {actor}")
         return evaluate(registry.check(rule_id), facts)
 
+    def smi_apply(self, events: list[dict], readings: list[str] | None = None) -> dict:
+        """The DCC's Smart Metering Inventory role: apply setup, clock and event items in order
+        (see tmadkit.smi.situation) to a fresh SMI; the outcome of each event and the SMI after."""
+        from .smi import situation
+        from .smi.engine import Engine
+
+        engine = Engine()
+        for rule_id in readings or []:
+            engine.choose(rule_id)
+        outcomes = situation.run(engine, events)
+        return {"outcomes": [o.to_dict() for o in outcomes],
+                "devices": {d.id: {"type": d.type, "status": d.status, "prior_status": d.prior_status,
+                                   "associated": engine.store.associated(d.id)} for d in engine.store.devices()}}
+
 
 def factory() -> ReferenceImplementation:
     return ReferenceImplementation()

@@ -46,7 +46,14 @@ def render(model: dict) -> str:
             rule_link.setdefault(rid, anchors[c["id"]])
     actors = sorted({a for c in model["clauses"] for a in c["actors"]})
     return env.get_template("report.html.j2").render(
-        model=model, anchors=anchors, rule_link=rule_link, actors=actors, checks_source=_check_sources(model))
+        model=model, anchors=anchors, rule_link=rule_link, actors=actors, checks_source=_check_sources(model),
+        smi_diagrams=_smi_diagrams())
+
+
+def _smi_diagrams() -> list[str]:
+    """The SMI state diagrams `tmadkit generate` drew (generated/**/*.svg), inlined: edges link to clauses."""
+    base = paths.generated_dir()
+    return [p.read_text(encoding="utf-8") for p in sorted(base.rglob("*.svg"))] if base.is_dir() else []
 
 
 def write(model: dict, path: Path) -> None:

@@ -211,6 +211,8 @@ def load_file(path: Path) -> RuleFile:
         _rule(item, data["document"], rel, _line_for(lines, ("rules", i)))
         for i, item in enumerate(data["rules"])
     ]
+    from .smi.model import rules_from  # a state machine's transitions and refusals are rules too
+    rules += rules_from(data, data["document"], rel, lambda p: _line_for(lines, p))
     return RuleFile(path=path, relpath=rel, document=data["document"], title=data["title"],
                     clause=data.get("clause"), description=data.get("description", ""), rules=rules,
                     sha256=hashlib.sha256(raw).hexdigest(), procedure=data.get("procedure"))

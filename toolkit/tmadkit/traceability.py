@@ -46,7 +46,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
     by_clause: dict[str, list[Rule]] = defaultdict(list)
     for rule in ruleset:
         for cid in dict.fromkeys(rule.clause_ids):
-            by_clause[(rule.document, cid)].append(rule)
+            by_clause[(cid.split(":", 1)[0], cid)].append(rule)  # an id names its document (TMAD:3.3 in an AC file)
     run_by_rule: dict[str, list[dict]] = defaultdict(list)
     for s in (results or {}).get("scenarios", []):
         run_by_rule[s["rule"]].append(s)
@@ -56,7 +56,8 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
         m = manifest["rules"].get(rule.id, {})
         cat = catalogues.get(rule.document)
         suspect = [c.id for c in rule.clauses
-                   if cat is not None and cat.get(c.id) is not None and cat.get(c.id).fingerprint != c.fingerprint]
+                   if (cc := catalogues.get(c.id.split(":", 1)[0], cat)) is not None and cc.get(c.id) is not None
+                   and cc.get(c.id).fingerprint != c.fingerprint]
         scen = run_by_rule.get(rule.id, [])
         rules_out[rule.id] = {
             "id": rule.id, "title": rule.title, "document": rule.document, "actor": rule.actor,
@@ -66,7 +67,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
             "scenario": f"{m['feature']}: {m['scenario']}" if "feature" in m else None,
             "witnesses": len(rule.witnesses),
             "outcome": rule.outcome,
-            "disputed": rule.disputed, "suspect": suspect,
+            "disputed": rule.disputed, "suspect": suspect, "smi": m.get("smi"),
             "result": _rule_outcome(scen) if rule.testable and results is not None else None,
             "runs": scen,
         }
@@ -142,6 +143,20 @@ def summarise(clauses: list[dict], rules: dict[str, dict], results: dict | None)
         "suspect_rules": sum(1 for r in rules.values() if r["suspect"]),
         "disputed_rules": sum(1 for r in rules.values() if r["disputed"]),
     }
+    # --- SMI lifecycle: transitions exercised and refusals proven (state machines only) ---
+    smi = [r for r in rules.values() if r.get("smi")]
+    if smi:
+        ok = (lambda r: r["result"] == PASSED) if results is not None else (lambda r: bool(r["scenario"]))
+        kinds = {k: [r for r in smi if r["smi"] == k] for k in ("transition", "refusal")}
+        covered = {k: sum(1 for r in v if ok(r)) for k, v in kinds.items()}
+        out["transition_coverage"] = {
+            "basis": "scenarios passed" if results is not None else "scenarios generated",
+            "transitions": len(kinds["transition"]), "transitions_exercised": covered["transition"],
+            "refusals": len(kinds["refusal"]), "refusals_proven": covered["refusal"],
+            "percent": round(100.0 * sum(covered.values()) / len(smi), 1),
+            "disputed": sorted(r["id"] for r in smi if r["disputed"]),
+        }
+    # --- end SMI lifecycle ---
     if results is not None:
         tally = Counter(s["status"] for s in scenarios)
         out["scenarios"] = {"total": len(scenarios), PASSED: tally[PASSED], FAILED: tally[FAILED],
@@ -166,6 +181,11 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
               f"- Rules: {s['rules']} ({s['testable_rules']} testable, {s['untestable_records']} not-testable records), "
               f"{s['witnesses']} witnesses",
               f"- Suspect rules: {s['suspect_rules']} of {s['rules']}; disputed rules: {s['disputed_rules']} of {s['rules']}"]
+    if "transition_coverage" in s:
+        tc = s["transition_coverage"]
+        lines.append(f"- SMI transition coverage ({tc['basis']}): {tc['percent']}% — {tc['transitions_exercised']} of "
+                     f"{tc['transitions']} transitions exercised, {tc['refusals_proven']} of {tc['refusals']} refusals "
+                     f"proven; disputed: {', '.join(tc['disputed']) or 'none'}")
     if "scenarios" in s:
         sc = s["scenarios"]
         lines.append(f"- Scenarios: {sc['passed']} passed, {sc['failed']} failed, {sc['not applicable']} not applicable, "

@@ -72,7 +72,7 @@ def tamper_with_pki(built, op: str, tamper) -> bytes:
         from lxml import etree
 
         return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
-    return tamper(built.content, op)
+    return tamper(built.content, op, pki=witness_pki())
 
 
 def describes_file(facts: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ import pytest
 
 # pytest-bdd registers step definitions as fixtures in the module that declares them, so
 # that module must itself be a plugin for the steps to be found from any test module.
-pytest_plugins = ["tmadkit.bdd.steps"]
+pytest_plugins = ["tmadkit.bdd.steps", "tmadkit.bdd.smi_steps"]
 
 _config: pytest.Config | None = None
 _records: list[dict] = []

@@ -4,6 +4,7 @@ import argparse
 
 from .. import sources
 from ..errors import InputError
+from ..lint import citing_catalogue
 from ..review import review_file
 from ..rules import load_all, load_file, rule_files
 from ._output import add_json_flag, emit_json
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     stamps = []
     for path in rule_files():
         document = load_file(path).document
-        stamps += review_file(path, catalogues[document], only, args.dry_run)
+        stamps += review_file(path, citing_catalogue(catalogues, document), only, args.dry_run)
     if args.json:
         emit_json({"dry_run": args.dry_run, "stamped": [s.__dict__ for s in stamps]})
     else:

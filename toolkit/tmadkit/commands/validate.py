@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pki", type=Path, help="a `tmadkit pki init` directory: the certificates the Authenticator trusts")
     p.add_argument("--state", type=Path, default=Path("tmadkit-state"),
                    help="where the Authenticator's Stored Counters live (SQLite; default ./tmadkit-state)")
-    p.add_argument("--at", type=_time, help="check time, ISO 8601 with offset (default: now)")
+    p.add_argument("--at", help="check time, ISO 8601 with offset (default: now)")
     p.add_argument("--fact", type=_fact, action="append", default=[], metavar="KEY=VALUE",
                    help="extra facts for naming checks, e.g. supplier_signifier=EDFE, related.scf_supplier_signifier=EDFE")
     add_json_flag(p)
@@ -55,7 +55,7 @@ def _nest(pairs: list[tuple[str, str]]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    at = args.at or datetime.now(timezone.utc).replace(microsecond=0)
+    at = _time(args.at) if args.at else datetime.now(timezone.utc).replace(microsecond=0)
     ctx = load_context(AUTHENTICATORS[args.authenticator], pki_dir=args.pki, state_dir=args.state, at=at)
     extra = _nest(args.fact)
     results = []

@@ -30,10 +30,11 @@ Keys (unknown keys, and keys another file type uses, are refused):
                             MEF: ``DA`` gives SUAKeyDetails, any other group
                             EncryptedS1SPGroupInformation + MasterKeyInformation.
 ``to_be_commissioned_by_dcc``  MCF only, boolean, default true.
-``supplier_signifier``      SCF (required for an ``auto`` name), COF (the Supplier Signifier
-                            of the SCF's name, required for ``auto``), MCF (the file as the
-                            DCC renames it for the Registered Supplier, rule
-                            TMAD-T10.2-MCF-supplier).  Letters and digits.
+``supplier_signifier``      SCF, COF (the Supplier Signifier of the SCF's name): default
+                            ``TEST``, a placeholder, as no PKI value gives it.  MCF: the file
+                            as the DCC renames it for the Registered Supplier (rule
+                            TMAD-T10.2-MCF-supplier); absent means the Requesting Party's
+                            name.  Letters and digits.
 ``reporting_party``         MVF, SCF, COF; default the signer's Entity Identifier (Table 10.1
                             ReportingPartyID).  COF: ``null`` omits it (it is optional).
 ``s1sp``                    SCF S1SPID; default the signer's Entity Identifier.
@@ -103,7 +104,7 @@ Examples, one per file type::
       - failed_checks:
           - {step: "5.10.4", supporting_data: {device_id: 00-DB-12-00-00-00-01-A2}}
 
-    type: SCF                         # SCF_EDFE_<ReportingPartyID>_41_12.xml
+    type: SCF                         # SCF_EDFE_<ReportingPartyID>_41_12.xml (S1SP-signed)
     supplier_signifier: EDFE
     MCFCounter: 41
     SCFCounter: 12
@@ -127,7 +128,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -140,6 +141,7 @@ from .. import paths, rules
 from ..codegen import applicability_preds
 from ..errors import InputError
 from ..runtime import primitives
+from ..runtime.facts import MISSING, get
 from ..smki import roles
 from ..smki.pki import Entry, Pki
 from ..xml import schema, signature
@@ -199,6 +201,9 @@ DEFAULT_CERTIFICATES = {"critical_network_operator": "network-operator-ds",
                         "critical_supplier": "supplier-ds",
                         "non_critical_supplier": "supplier-ka"}
 NULL = "NULL"
+# SCF and COF names carry a Supplier Signifier (Table 10.2); nothing in a test PKI says what
+# it is, so an obvious placeholder stands in unless the spec gives one.
+DEFAULT_SUPPLIER_SIGNIFIER = "TEST"
 
 MANUFACTURERS = (("SecureMeters", "Liberty100"), ("Landis+Gyr", "E470"), ("EDMI", "Atlas Mk7A"),
                  ("Elster", "AS302P"), ("Aclara", "SGM1412"))
@@ -299,6 +304,7 @@ class _Installation:
     devices: dict[str, _Device]
     rng_key: str
     comms: dict[str, str | None] = field(default_factory=dict)
+    certificates: dict[str, str | None] = field(default_factory=dict)   # installation overrides
     failed_checks: list[tuple[str, list]] = field(default_factory=list)
     prepay: bool | None = None
 
@@ -440,9 +446,10 @@ class _SpecParser:
         if t == "MCF":
             out["to_be_commissioned_by_dcc"] = r.boolean(s.get("to_be_commissioned_by_dcc", True),
                                                          "to_be_commissioned_by_dcc")
-        out["supplier_signifier"] = (r.text(s["supplier_signifier"], "supplier_signifier", _SIGNIFIER,
-                                            what=" (letters and digits)")
-                                     if s.get("supplier_signifier") is not None else None)
+        signifier = s.get("supplier_signifier", DEFAULT_SUPPLIER_SIGNIFIER if t in ("SCF", "COF") else None)
+        out["supplier_signifier"] = (None if signifier is None else
+                                     r.text(signifier, "supplier_signifier", _SIGNIFIER,
+                                            what=" (letters and digits)"))
         if t in ("MVF", "SCF", "COF"):
             rep = s.get("reporting_party", signer.entity_id)
             if rep is None and t != "COF":
@@ -509,12 +516,10 @@ class _SpecParser:
     def override(self, inst: _Installation, m: Mapping, key: str) -> None:
         r = self.r
         r.keys(m, key, self.INSTALLATION_KEYS)
-        inst_certs = self.certificates(m["certificates"], f"{key}.certificates", {}) \
-            if "certificates" in m else {}
+        if "certificates" in m:
+            inst.certificates = self.certificates(m["certificates"], f"{key}.certificates", {})
         for kind in DEVICES:
             if kind not in m:
-                if kind in inst.devices:
-                    inst.devices[kind].certificates = dict(inst_certs)
                 continue
             v, k = m[kind], f"{key}.{kind}"
             if kind in OPTIONAL_DEVICES and (v is False or v is None):
@@ -523,7 +528,6 @@ class _SpecParser:
             if kind not in inst.devices:               # asked for but the seed left it out
                 inst.devices[kind] = self.make_device(inst, kind)
             dev = inst.devices[kind]
-            dev.certificates = dict(inst_certs)
             if v is True:
                 continue
             if kind not in OPTIONAL_DEVICES and not isinstance(v, Mapping):
@@ -595,9 +599,10 @@ class _SpecParser:
             r.keys(fc, k, {"step", "supporting_data"})
             if "step" not in fc:
                 r.fail(f"{k}.step", "missing (a FailedStepNumber such as \"5.10.4\")")
-            step = r.text(fc["step"], f"{k}.step", _STEP, what=" (a step number like \"5.10.4\"; quote it)") \
-                if not isinstance(fc["step"], (int, float)) or isinstance(fc["step"], bool) else \
-                r.fail(f"{k}.step", f"{fc['step']!r} must be a quoted string: YAML reads 5.10 as the number 5.1")
+            raw = fc["step"]
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                r.fail(f"{k}.step", f"{raw!r} must be a quoted string: YAML reads 5.10 as the number 5.1")
+            step = r.text(raw, f"{k}.step", _STEP, what=" (a step number like \"5.10.4\")")
             out.append((step, self.supporting_data(fc.get("supporting_data"), f"{k}.supporting_data")))
         return out
 
@@ -636,9 +641,12 @@ class _SpecParser:
             dev = inst.devices.get(kind)
             if dev is None:
                 continue
-            # Table 10.1 GPFDetail: the Null Certificate ID where there is no GSME.
-            base = {s: None for s in slots} if kind == "gpf" and not has_gsme else \
-                {s: certs[s] for s in slots}
+            # Table 10.1 GPFDetail: the Null Certificate ID where there is no GSME (unless
+            # the GPF's own `certificates` say otherwise).
+            if kind == "gpf" and not has_gsme:
+                base = {s: None for s in slots}
+            else:
+                base = {s: inst.certificates.get(s, certs[s]) for s in slots}
             dev.certificates = {s: dev.certificates.get(s, base[s]) for s in slots}
 
     def check_referenced_certificates(self, installations: list[_Installation]) -> None:
@@ -900,7 +908,6 @@ def table_10_2_name(facts: Mapping, *, source: str | None = None) -> tuple[str, 
     name = primitives.expected_name(facts, args["parts"], args.get("separator", "_"),
                                     args.get("extension", ".xml"))
     if name is None:
-        from ..runtime.facts import MISSING, get
         missing = [p["fact"] for p in args["parts"] if "fact" in p and get(facts, p["fact"]) in (MISSING, None)]
         hint = {"supplier_signifier": "supplier_signifier",
                 "related.scf_supplier_signifier": "supplier_signifier",
@@ -924,6 +931,18 @@ def _load_signer(entry: Entry, source: str | None):
     return key, cert
 
 
+def _indent(root: etree._Element) -> None:
+    """Indent for people to read, except SupportingData's own mixed content, where
+    indentation would become part of the text (A2 ET04: DeviceID then a name)."""
+    etree.indent(root, space="  ")
+    for sd in root.iter(_q("SupportingData")):
+        if sd.text is not None and not sd.text.strip():
+            sd.text = None
+        for child in sd:
+            if child.tail is not None and not child.tail.strip():
+                child.tail = None
+
+
 def serialise(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
@@ -936,11 +955,13 @@ def build(spec: Mapping, pki: Pki, *, now: datetime | None = None,
     never chosen by default; name one as ``signer`` to sign with it).  ``source`` names
     the spec file in error messages.  Raises InputError naming the spec key at fault.
     """
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)        # as the CLI reads an ISO time without offset
     model = _SpecParser(spec, pki, source, now).parse()
     t, signer = model["type"], model["signer"]
 
     root = _Writer(model, pki).root()
-    etree.indent(root, space="  ")
+    _indent(root)
     unsigned = serialise(root)
     # Our own output must be schema-valid before it is signed; a failure here is a spec
     # value the reader let through, reported with the schema's path.

@@ -421,15 +421,69 @@ def _display_path(source: Path) -> str:
         return Path(source).as_posix()
 
 
-def build_catalogue(source: Path, version: str = DEFAULT_VERSION) -> Catalogue:
+# --- the older numbering the BAD quotes (spec/resolutions/AC-old-numbering.yaml) ------------------
+
+OLD_NUMBERING = "AC-old-numbering.yaml"
+
+
+def default_old_numbering() -> Path | None:
+    path = paths.spec_dir() / "resolutions" / OLD_NUMBERING
+    return path if path.is_file() else None
+
+
+def _plain(text: str) -> str:
+    return _WS.sub(" ", re.sub(r"<[^>]+>", " ", text)).strip()
+
+
+def apply_old_numbering(entries: list[Entry], map_path: Path) -> list[Entry]:
+    """Give each mapped clause its older citation as an alias (e.g. AC@BAD:7.1 on AC:8.1).
+
+    Every mapping is proved from the quoting source: the named line must be a row of "SEC
+    Appendix AC" whose clause column is the old number and which holds the quote verbatim, or the
+    ingest stops naming the map file and the mapping."""
+    import yaml
+
+    rel = _display_path(map_path)
+    try:
+        data = yaml.safe_load(Path(map_path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read the old-numbering map: {exc}", file=rel) from None
+    prefix = data["alias_prefix"]
+    quoting = (paths.root() / data["source"]).read_text(encoding="utf-8").splitlines()
+    by_id = {e.id: e for e in entries}
+    taken = {a for e in entries for a in e.aliases} | set(by_id)
+    for m in data.get("mappings") or []:
+        old, new, ev = str(m["old"]), m["new"], m["evidence"]
+        where = f"mapping {old} -> {new}"
+        line = quoting[ev["line"] - 1] if 0 < ev["line"] <= len(quoting) else ""
+        cols = line.split("\t")
+        if len(cols) < 4 or "Appendix AC" not in cols[1] or cols[2].strip() != old:
+            raise InputError(f"{data['source']} line {ev['line']} is not the BAD's row for AC {old}", file=rel,
+                             where=where)
+        if _plain(ev["quote"]) not in _plain(line):
+            raise InputError(f"the quote is not on {data['source']} line {ev['line']}", file=rel, where=where)
+        if new not in by_id:
+            raise InputError(f"{new} is not a clause of this catalogue", file=rel, where=where)
+        alias = prefix + old
+        if alias in taken:
+            raise InputError(f"alias {alias} is given twice", file=rel, where=where)
+        taken.add(alias)
+        by_id[new].aliases.append(alias)
+    return entries
+
+
+def build_catalogue(source: Path, version: str = DEFAULT_VERSION, old_numbering: Path | None = None) -> Catalogue:
     source = Path(source)
+    entries = parse(source)
+    if old_numbering is not None:
+        entries = apply_old_numbering(entries, old_numbering)
     return Catalogue(document=DOCUMENT, version=version, source=_display_path(source),
-                     source_sha256=sha256_file(source), entries=parse(source))
+                     source_sha256=sha256_file(source), entries=entries)
 
 
 def ingest_to_file(source: Path, out: Path, version: str = DEFAULT_VERSION) -> Catalogue:
     """Build the catalogue and write it atomically: a reader sees the old file or the new."""
-    cat = build_catalogue(source, version)
+    cat = build_catalogue(source, version, default_old_numbering())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"

@@ -1,0 +1,197 @@
+"""The SMI engine: every transition and refusal, restoring the prior status, the 12-month timer at
+its boundaries on an injectable clock, bad input (unknown Device, event or sender; wrong sender;
+forbidden state), Type 2 Devices, and the migration commissioning path per device type."""
+from __future__ import annotations
+
+import pytest
+
+from tmadkit.smi import model, situation
+from tmadkit.smi.engine import Clock, Engine, add_months, parse_time
+from tmadkit.smi.store import Store
+
+MACHINE = model.load()
+PASSING = [(r, w) for r in MACHINE.rules for w in r.witnesses if w.expect == "pass"]
+
+
+def engine(**kw) -> Engine:
+    return Engine(MACHINE, Store(), **kw)
+
+
+@pytest.mark.parametrize("rule, witness", PASSING, ids=[f"{r.id}/{w.id}" for r, w in PASSING])
+def test_every_transition_and_refusal_is_reproduced_by_the_engine(rule, witness):
+    e = engine()
+    if rule.disputed:
+        e.choose(rule.id)
+    out = situation.run(e, situation.events_for(MACHINE, witness.facts))[-1]
+    expected = witness.facts["outcome"]
+    assert (out.result, out.status) == (expected["result"], expected["status"]), out.detail
+    if rule.kind == model.TRANSITION:
+        assert out.rule == rule.id
+        assert set(expected["effects"].split()) <= set(out.effects)
+    else:
+        assert rule.id in out.refused_by and set(out.clauses) <= set(c for r in MACHINE.rules for c in r.clause_ids)
+
+
+def test_counts():
+    assert len(MACHINE.transitions) >= 30 and len(MACHINE.refusals) >= 20
+    assert len(MACHINE.state_ids) == 11
+
+
+def test_suspension_restores_the_status_held_before():
+    e = engine()
+    e.add("ESME-1", "ESME", "installed-not-commissioned")
+    assert e.apply("cpl-removed", "ESME-1", "Panel").status == "suspended"
+    assert e.store.get("ESME-1").prior_status == "installed-not-commissioned"
+    back = e.apply("cpl-restored", "ESME-1", "Panel")
+    assert (back.status, back.rule, back.alerts) == ("installed-not-commissioned", "AC-8.3-CPL-restored", ["N29"])
+    assert e.store.get("ESME-1").prior_status is None
+
+
+def test_recovered_keeps_the_status_before_recovery():
+    e = engine()
+    e.add("GSME-1", "GSME", "commissioned")
+    e.apply("smki-recovery", "GSME-1", "DCC")
+    e.apply("smki-recovery-acb", "GSME-1", "DCC")
+    assert e.store.get("GSME-1").status == "recovered"
+    assert e.store.get("GSME-1").prior_status == "commissioned"
+    assert e.apply("request-handover", "GSME-1", "Responsible Supplier").status == "commissioned"
+
+
+@pytest.mark.parametrize("now, status, alerts", [
+    ("2025-01-30T00:00:00+00:00", "pending", []),            # 12 months minus a day
+    ("2025-01-31T00:00:00+00:00", "not-in-smi", ["N8"]),     # exactly 12 months
+])
+def test_pending_expiry_boundaries(now, status, alerts):
+    clock = Clock("2024-01-31T00:00:00+00:00")
+    e = engine(clock=clock)
+    e.add("ESME-1", "ESME", "pending")
+    fired = e.tick(now)
+    assert (e.store.get("ESME-1").status if e.store.get("ESME-1") else "not-in-smi") == status
+    assert [a for o in fired for a in o.alerts] == alerts
+
+
+def test_the_readings_of_the_expiry_scope_dispute():
+    for reading, expected in (("AC-8.2-pending-expired", None), ("AC-8.2-pending-expired-meters", "pending")):
+        e = engine(clock=Clock("2024-01-01T00:00:00+00:00"), readings={"pending-expiry-scope": reading})
+        e.add("CHF-1", "CHF", "pending")
+        e.tick("2025-01-01T00:00:00+00:00")
+        got = e.store.get("CHF-1")
+        assert (got.status if got else None) == expected
+
+
+def test_calendar_months():
+    assert add_months(parse_time("2024-01-31T00:00:00+00:00"), 1).day == 29
+    assert add_months(parse_time("2024-02-29T00:00:00+00:00"), 12).isoformat() == "2025-02-28T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("event, device, by, params, refused_by", [
+    ("commission-device", "ESME-404", "Responsible Supplier", {}, "AC-4.12a-not-listed"),
+    ("update-han-device-log-add", "PPMID-404", "Responsible Supplier", {}, "AC-2.7-not-listed"),
+    ("chf-wan-connected", "CHF-404", "Communications Hub Function", {"authentic": True}, "AC-4.2a-CHF-not-listed"),
+])
+def test_unknown_device_is_refused_with_the_clause(event, device, by, params, refused_by):
+    out = engine().apply(event, device, by, params)
+    assert out.result == "refused" and out.refused_by[0] == refused_by and out.clauses
+
+
+def test_bad_input_never_raises_and_never_changes_status():
+    e = engine()
+    e.add("ESME-1", "ESME", "pending")
+    for args in (("no-such-event", "ESME-1", "Responsible Supplier"), ("reactivate", "ESME-1", "Nobody"),
+                 ("decommission-device", "ESME-1", "Responsible Supplier"),      # pending: no transition
+                 ("ch-removed", "ESME-1", "Lead Supplier")):
+        out = e.apply(*args)
+        assert out.result == "refused" and out.detail
+        assert e.store.get("ESME-1").status == "pending"
+
+
+def test_a_sender_the_clause_does_not_allow_is_refused_citing_the_transition():
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("ESME-1", "ESME", "whitelisted", associated=["CHF-1"])
+    out = e.apply("commission-device", "ESME-1", "Other User")
+    assert out.result == "refused" and out.rule == "AC-4.13-meter-commissioned"
+    assert "AC:4.11" in out.clauses
+    assert e.store.get("ESME-1").status == "whitelisted"
+
+
+def test_a_forbidden_state_is_refused_with_the_clause():
+    e = engine()
+    e.add("CHF-1", "CHF", "installed-not-commissioned")
+    e.add("ESME-1", "ESME", "installed-not-commissioned", associated=["CHF-1"])
+    out = e.apply("commission-device", "ESME-1", "Responsible Supplier")
+    assert (out.result, out.rule, out.clauses) == ("refused", "AC-4.12c-CHF-not-commissioned", ["AC:4.12(c)"])
+
+
+def test_type2_devices_have_no_status_and_are_never_commissioned():
+    e = engine()
+    out = e.apply("device-pre-notification", "IHD-1", "Other User", {"type": "IHD"})
+    assert out.status == "no-status"
+    assert e.apply("commission-device", "IHD-1", "Responsible Supplier").refused_by == ["AC-4.15-type2-not-commissioned"]
+    assert e.apply("reactivate", "IHD-1", "Responsible Supplier", {"cpl_listed": True}).refused_by == ["AC-8.1-type2"]
+    assert e.apply("decommission-device", "IHD-1", "Responsible Supplier").result == "refused"
+    assert e.store.get("IHD-1").status == "no-status"
+
+
+def test_a_new_device_needs_its_type():
+    out = engine().apply("device-pre-notification", "X-1", "Other User", {"cpl_listed": True})
+    assert out.result == "refused"
+
+
+def test_migration_tmad_3_2_lifts_ac_3_5_and_3_3_limits_who_adds():
+    e = engine()
+    assert e.apply("device-pre-notification", "ESME-1", "Other User",
+                   {"type": "ESME", "cpl_listed": True, "smets1": True}).refused_by == ["AC-3.5-no-service-desk-info"]
+    ok = e.apply("device-pre-notification", "ESME-2", "Commissioning Party",
+                 {"type": "ESME", "cpl_listed": True, "smets1": True, "migrating": True, "scf_no_critical": True})
+    assert ok.rule == "TMAD-3.3b-device-added" and "TMAD:3.2" in ok.clauses
+    wrong = e.apply("device-pre-notification", "CHF-9", "Commissioning Party",
+                    {"type": "CHF", "migrating": True, "with_gpf": True})
+    assert wrong.refused_by == ["TMAD-3.3a-CHF-by-S1SP-only"]
+
+
+def test_chf_and_gpf_go_together_and_decommission_together():
+    e = engine()
+    assert e.apply("ch-delivery", "CHF-1", "DCC", {"type": "CHF", "cpl_listed": True}).refused_by == \
+        ["AC-2.5-CHF-without-GPF"]
+    e.apply("ch-delivery", "CHF-1", "DCC", {"type": "CHF", "cpl_listed": True, "with_gpf": True, "gpf": "GPF-1"})
+    assert e.store.get("GPF-1").status == "pending" and e.store.associated("CHF-1") == ["GPF-1"]
+    e.apply("chf-wan-connected", "CHF-1", "Communications Hub Function", {"authentic": True})
+    e.apply("ch-removed", "CHF-1", "Lead Supplier", {"smets1": True})
+    assert e.store.get("GPF-1").status == e.store.get("CHF-1").status == "decommissioned"
+
+
+@pytest.mark.parametrize("sc", MACHINE.scenarios, ids=[s["id"] for s in MACHINE.scenarios])
+def test_every_path_scenario_runs_end_to_end(sc):
+    e = engine(clock=Clock("2024-01-31T00:00:00+00:00"))
+    for rid in sc.get("readings", []):
+        e.choose(rid)
+    for g in sc.get("given", []):
+        e.add(g["device"], g["type"], g["status"], g.get("prior"), g.get("associated", []), g.get("since"))
+    for step in sc["steps"]:
+        outs = e.tick(step["clock"]) if "clock" in step else [e.apply(step["event"], step["device"], step["by"],
+                                                                       step.get("params"))]
+        exp = step.get("expect", {})
+        for dev, status in exp.get("status", {}).items():
+            d = e.store.get(dev)
+            assert (d.status if d else "not-in-smi") == status, (sc["id"], step, [o.detail for o in outs])
+        assert set(exp.get("alerts", [])) <= {a for o in outs for a in o.alerts}
+        if exp.get("refused_by"):
+            assert exp["refused_by"] in outs[-1].refused_by
+
+
+@pytest.mark.parametrize("dtype", ["CHF", "GPF", "ESME", "GSME", "PPMID", "HCALCS", "IHD", "CAD"])
+def test_there_is_a_commissioning_path_per_device_type(dtype):
+    covered = {sc["id"] for sc in MACHINE.scenarios}
+    assert {"CHF": "migration-chf", "GPF": "migration-gpf", "ESME": "migration-esme", "GSME": "migration-gsme",
+            "PPMID": "migration-ppmid", "HCALCS": "hcalcs-install-and-commission", "IHD": "migration-ihd",
+            "CAD": "migration-cad"}[dtype] in covered
+
+
+def test_the_store_is_durable_on_disk(tmp_path):
+    path = str(tmp_path / "smi.sqlite")
+    e = Engine(MACHINE, Store(path))
+    e.apply("device-pre-notification", "ESME-1", "Other User", {"type": "ESME", "cpl_listed": True})
+    e.store.close()
+    again = Store(path)
+    assert again.get("ESME-1").status == "pending" and again.history()[0][4] == "transitioned"

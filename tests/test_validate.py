@@ -1,0 +1,145 @@
+"""`tmadkit validate`: Table 5.9 in order, first failure wins, with real files, PKI and Stored Counters."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tmadkit.cli import main
+from tmadkit.files.build import build
+from tmadkit.files.tamper import tamper
+from tmadkit.smki import pki as pki_mod
+
+NOW = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
+AT = "2026-03-01T12:30:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return pki_mod.init(tmp_path_factory.mktemp("pki") / "pki", now=NOW)
+
+
+def _write(folder: Path, name: str, content: bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content)
+    return path
+
+
+def _validate(capsys, *args) -> tuple[int, dict]:
+    code = main(["validate", *map(str, args), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def run(pki, tmp_path, capsys):
+    state = tmp_path / "state"
+
+    def _run(path: Path, authenticator: str = "DCC", *extra: str):
+        return _validate(capsys, path, "--as", authenticator, "--pki", pki.dir, "--state", state, "--at", AT, *extra)
+    return _run
+
+
+def test_a_valid_mcf_is_accepted_and_its_counter_is_stored(pki, tmp_path, run):
+    f = build({"type": "MCF", "MCFCounter": 41, "installations": 2}, pki, now=NOW)
+    path = _write(tmp_path, f.name, f.content)
+    code, r = run(path)
+    assert code == 0, r
+    assert (r["file"], r["file_type"], r["authenticator"], r["accepted"], r["failure"]) == (f.name, "MCF", "DCC", True, None)
+    assert [s["step"] for s in r["steps"]] == ["5.9.1", "5.9.2", "5.9.3", "5.9.4", "5.9.1", "5.9.5-5.9.9"]
+    assert r["naming"]["status"] == "pass"
+    # the same file again is a replay: rejected at the anti-replay step, with the clause's outcome
+    code, again = run(path)
+    assert code == 1 and not again["accepted"]
+    failure = again["failure"]
+    assert failure["rule"] == "TMAD-T5.7-MCF-authenticator" and failure["step"] == "5.9.5-5.9.9"
+    assert "TMAD:T5.9/5.9.5" in failure["clauses"]
+    assert failure["outcome"].endswith("discard it and raise an Incident.")
+
+
+@pytest.mark.parametrize("op, step, rule", [
+    ("add-doctype", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("xxe", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("billion-laughs", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("truncate", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("not-utf8", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("schema-invalid", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("second-signature", "5.9.1", "TMAD-T5.9-5.9.1"),
+    ("flip-digest-byte", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("flip-signature-byte", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("der-signature-value", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("extra-transform", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("reference-uri", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("add-object", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("keyinfo-certificate", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("keyinfo-unknown-serial", "5.9.2", "TMAD-T5.9-5.9.2"),
+    ("comment-in-signed-text", "5.9.2", "TMAD-T5.9-5.9.2"),
+])
+def test_hostile_and_broken_files_are_rejected_at_the_right_step(pki, tmp_path, run, op, step, rule):
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    code, r = run(_write(tmp_path, f.name, tamper(f.content, op, pki=pki)))
+    assert code == 1 and not r["accepted"]
+    assert (r["failure"]["step"], r["failure"]["rule"]) == (step, rule), r["failure"]
+    assert r["failure"]["message"]
+
+
+@pytest.mark.parametrize("signer, step, rule", [
+    ("requesting-party-wrong-role", "5.9.3", "TMAD-T5.5-MCF-accept"),
+    ("s1sp-migration-signing", "5.9.3", "TMAD-T5.5-MCF-accept"),
+    ("requesting-party-file-signing-expired", "5.9.4", "TMAD-T5.9-5.9.4"),
+    ("requesting-party-file-signing-revoked", "5.9.4", "TMAD-T5.9-5.9.4"),
+    ("requesting-party-untrusted-issuer", "5.9.4", "TMAD-T5.9-5.9.4"),
+])
+def test_certificate_failures(pki, tmp_path, run, signer, step, rule):
+    f = build({"type": "MCF", "signer": signer, "installations": 1}, pki, now=NOW)
+    code, r = run(_write(tmp_path, f.name, f.content))
+    assert (r["failure"]["step"], r["failure"]["rule"]) == (step, rule), r["failure"]
+
+
+def test_requesting_party_id_must_be_the_signers_entity_identifier(pki, tmp_path, run):
+    f = build({"type": "MGF", "requesting_party": "90-B3-D5-1F-30-03-00-00", "installations": 1}, pki, now=NOW)
+    code, r = run(_write(tmp_path, f.name, f.content))
+    assert r["failure"]["rule"] == "TMAD-T10.1-RequestingPartyID-signer"
+    assert r["readings"]["requesting-party-id-scope"] == {
+        "applied": "TMAD-T10.1-RequestingPartyID-signer", "not_applied": ["TMAD-T10.1-RequestingPartyID-all-files"]}
+
+
+def test_the_commissioning_party_also_applies_clause_6_1(pki, tmp_path, run):
+    f = build({"type": "MCF", "to_be_commissioned_by_dcc": False, "installations": 1}, pki, now=NOW)
+    path = _write(tmp_path, f.name, f.content)
+    code, r = run(path, "CP")
+    assert code == 1 and r["failure"]["rule"] == "TMAD-6.1-to-be-commissioned" and r["failure"]["action"] == "discard_file"
+    code, r = run(path, "DCC")
+    assert code == 0 and r["accepted"]
+
+
+def test_every_file_type_is_accepted_from_its_own_signer(pki, tmp_path, run):
+    for n, t in enumerate(("MCF", "MGF", "MEF", "MVF", "SCF", "COF")):
+        f = build({"type": t, "installations": 1}, pki, now=NOW)
+        extra = ["--fact", "supplier_signifier=TEST", "--fact", "related.scf_supplier_signifier=TEST"]
+        code, r = run(_write(tmp_path, f.name, f.content), "DCC", *extra)
+        assert r["accepted"], (t, r["failure"])
+        assert r["naming"]["status"] == "pass", (t, r["naming"])
+
+
+def test_a_misnamed_file_is_reported(pki, tmp_path, run):
+    f = build({"type": "MGF", "installations": 1}, pki, now=NOW)
+    code, r = run(_write(tmp_path, "MGF_wrong.xml", f.content))
+    assert code == 1 and r["accepted"] and r["naming"]["status"] == "fail"
+    assert r["naming"]["rule"] == "TMAD-T10.2-MGF" and "required 'MGF_" in r["naming"]["message"]
+
+
+def test_text_output_names_step_rule_and_clause(pki, tmp_path, capsys):
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    path = _write(tmp_path, f.name, tamper(f.content, "flip-signature-byte"))
+    assert main(["validate", str(path), "--as", "DCO", "--pki", str(pki.dir), "--state", str(tmp_path / "s"), "--at", AT]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"REJECTED {f.name} at step 5.9.2 [TMAD-T5.9-5.9.2; TMAD:T5.9/5.9.2]")
+
+
+def test_bad_invocations_exit_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "missing.xml"), "--as", "DCC", "--state", str(tmp_path)]) == 2
+    assert "missing.xml: no such file" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path), "--as", "DCC", "--at", "2026-03-01T12:00:00"]) == 2
+    assert "no UTC offset" in capsys.readouterr().err

@@ -1,0 +1,157 @@
+"""Structural checks of a state machine that its JSON Schema cannot express.
+
+- undefined-state / undefined-event: a transition, refusal or guard names a state or event the
+  machine does not define;
+- unreachable-state: no chain of transitions leads to it from the initial state;
+- ambiguous-transition: two transitions fire on the same event, from the same state, for the same
+  Device type and sender, and no guard tells them apart (rival readings of one dispute excepted:
+  only one of them is ever in force);
+- evidence-mismatch: a quote from an uncatalogued source (the BAD) is not on the line it names;
+- unknown-rule: a path scenario covers or follows a rule the machine does not have.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .. import paths
+
+EVIDENCE_SOURCES = {"BAD": "spec/sources/BAD-v2.0-2018-05-17.txt"}
+_TAG = re.compile(r"<[^>]+>")
+
+
+@lru_cache(maxsize=None)
+def _source_lines(rel: str) -> tuple[str, ...]:
+    return tuple((paths.root() / rel).read_text(encoding="utf-8").splitlines())
+
+
+def _norm(text: str) -> str:
+    return " ".join(_TAG.sub("", text).split())
+
+
+def _guard_states(g: dict, out: list[str]) -> list[str]:
+    (name, arg), = g.items()
+    if name in ("all", "any"):
+        for x in arg:
+            _guard_states(x, out)
+    elif name == "not":
+        _guard_states(arg, out)
+    elif name == "status_in":
+        out.extend(arg["states"])
+    return out
+
+
+def _literals(g: dict | None) -> dict[str, tuple[set | None, set]]:
+    """{fact: (allowed values or None, excluded values)} of a guard's top-level conjunction."""
+    out: dict[str, tuple[set | None, set]] = {}
+
+    def add(fact, pos=None, neg=None):
+        p, n = out.get(fact, (None, set()))
+        if pos is not None:
+            p = set(pos) if p is None else p & set(pos)
+        out[fact] = (p, n | set(neg or ()))
+
+    def walk(x, positive=True):
+        (name, arg), = x.items()
+        if name == "all" and positive:
+            for y in arg:
+                walk(y)
+        elif name == "not":
+            walk(arg, not positive)
+        elif name in ("status_in", "type_in", "param", "sender_in", "elapsed_months"):
+            fact, values = {
+                "status_in": lambda: (f"{arg['of']}.status", arg["states"]),
+                "type_in": lambda: (f"{arg['of']}.type", arg["types"]),
+                "param": lambda: (f"event.{arg}", [True]),
+                "sender_in": lambda: ("event.by", arg),
+                "elapsed_months": lambda: (f"elapsed.{arg}", [True]),
+            }[name]()
+            add(fact, pos=values) if positive else add(fact, neg=values)
+    if g:
+        walk(g)
+    return out
+
+
+def exclusive(a: dict | None, b: dict | None) -> bool:
+    la, lb = _literals(a), _literals(b)
+    for fact in set(la) & set(lb):
+        (pa, na), (pb, nb) = la[fact], lb[fact]
+        if pa is not None and pb is not None and not (pa & pb):
+            return True
+        if pa is not None and pa <= nb or pb is not None and pb <= na:
+            return True
+    return False
+
+
+def findings(machine) -> list:
+    from ..lint import Finding
+
+    out: list[Finding] = []
+    states = set(machine.state_ids)
+    events = {e["id"] for e in machine.events}
+
+    def f(code, line, msg, rule=None):
+        out.append(Finding(code, machine.file, line, msg, rule))
+
+    if machine.initial not in states:
+        f("undefined-state", 1, f"initial state {machine.initial!r} is not defined")
+    for r in machine.rules:
+        spec = r.spec
+        named = [*spec.get("from", []), *([spec["to"]] if "to" in spec else []),
+                 *_guard_states(spec.get("guard") or spec.get("when") or {"all": []}, [])]
+        for s in dict.fromkeys(named):
+            if s not in states:
+                f("undefined-state", r.line, f"{r.id} names state {s!r}, which the state machine does not define", r.id)
+        for e in ([spec["event"]] if "event" in spec else spec.get("events", [])):
+            if e not in events:
+                f("undefined-event", r.line, f"{r.id} names event {e!r}, which the state machine does not define", r.id)
+        for ev in spec.get("evidence", []):
+            rel = EVIDENCE_SOURCES[ev["source"]]
+            lines = _source_lines(rel)
+            text = lines[ev["line"] - 1] if 0 < ev["line"] <= len(lines) else ""
+            if _norm(ev["quote"]) not in _norm(text):
+                f("evidence-mismatch", r.line, f"{r.id}: the {ev['source']} quote is not on line {ev['line']} of {rel}", r.id)
+    # reachability: forward edges, plus "back to the prior status" (a prior is a state already reached)
+    reached, frontier = {machine.initial}, [machine.initial]
+    while frontier:
+        s = frontier.pop()
+        for t in machine.transitions:
+            if s in t.spec["from"] and t.spec.get("to") in states and t.spec["to"] not in reached:
+                reached.add(t.spec["to"])
+                frontier.append(t.spec["to"])
+    for s in machine.state_ids:
+        if s not in reached:
+            f("unreachable-state", 1, f"state {s!r} cannot be reached from {machine.initial!r} by any transition")
+    ts = machine.transitions
+    for i, a in enumerate(ts):
+        for b in ts[i + 1:]:
+            sa, sb = a.spec, b.spec
+            if sa["event"] != sb["event"]:
+                continue
+            if not (set(sa["from"]) & set(sb["from"]) and set(sa["device_types"]) & set(sb["device_types"])
+                    and set(sa["by"]) & set(sb["by"])):
+                continue
+            if a.disputed and b.disputed and a.disputed["question"] == b.disputed["question"]:
+                continue
+            if not exclusive(sa.get("guard"), sb.get("guard")):
+                common = sorted(set(sa["from"]) & set(sb["from"]))
+                f("ambiguous-transition", b.line,
+                  f"{a.id} and {b.id} both fire on {sa['event']} from {', '.join(common)} with no guard to tell them apart",
+                  b.id)
+    ids = {r.id for r in machine.rules}
+    for sc in machine.scenarios:
+        for rid in [*sc["covers"], *sc.get("readings", [])]:
+            if rid not in ids:
+                f("unknown-rule", 1, f"scenario {sc['id']} names rule {rid}, which the state machine does not have")
+    return out
+
+
+def lint_files(rule_files) -> list:
+    """Findings for every loaded rule file that has a state machine."""
+    from .generate import _machines
+    from ..rules import RuleSet
+
+    out = []
+    for _, machine in _machines(RuleSet(list(rule_files))):
+        out.extend(findings(machine))
+    return out
