@@ -1,6 +1,7 @@
 """Witnesses that describe files become real, signed files.
 
-A witness for a Table 5.9 rule says `file: {build: <make-file spec>, tamper: <op>}`.  Before
+A witness for a file-level rule says `file: {build: <make-file spec>, tamper: <op>}`, and
+may add `edit: {select: <XPath>, text: <value>}` to set element text and re-sign.  Before
 the check runs, the file is built and signed with a test PKI, tampered with, and wrapped in
 the same lazy facts a live Authenticator uses, so a witness exercises the real parser, XSD,
 signature and certificate code, not a description of their results.
@@ -11,6 +12,7 @@ removed at exit; its clock is fixed (WITNESS_TIME) so certificate validity is de
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import shutil
 import tempfile
 from datetime import datetime
@@ -44,15 +46,26 @@ def _registry():
 
 
 @lru_cache(maxsize=256)
-def _built(spec_key: str, op: str | None) -> tuple[str, bytes]:
-    """Build (and tamper) once per distinct witness: signing is the slow part."""
+def _built(spec_key: str, op: str | None, edit_key: str | None) -> tuple[str, bytes]:
+    """Build (edit, tamper) once per distinct witness: signing is the slow part."""
     import json
 
     from ..files.build import build
-    from ..files.tamper import tamper
+    from ..files.tamper import resign_with, tamper
 
     spec = json.loads(spec_key)
     built = build(spec, witness_pki(), now=WITNESS_TIME)
+    if edit_key is not None:
+        # An edit changes element text and re-signs, so only the rule about that text can object.
+        edit = json.loads(edit_key)
+
+        def set_text(root) -> None:
+            from ..runtime.files import XPATH_NAMESPACES
+
+            for node in root.xpath(edit["select"], namespaces=XPATH_NAMESPACES):
+                node.text = edit["text"]
+
+        built = dataclasses.replace(built, content=resign_with(built.content, witness_pki(), None, set_text))
     content = built.content if op is None else tamper_with_pki(built, op, tamper)
     return built.name, content
 
@@ -87,7 +100,9 @@ def materialise(facts: Mapping[str, Any]) -> Mapping[str, Any]:
     import json
 
     spec = dict(facts["file"]["build"])
-    name, content = _built(json.dumps(spec, sort_keys=True), facts["file"].get("tamper"))
+    edit = facts["file"].get("edit")
+    name, content = _built(json.dumps(spec, sort_keys=True), facts["file"].get("tamper"),
+                           json.dumps(edit, sort_keys=True) if edit is not None else None)
     at = facts.get("received_at")
     at = datetime.fromisoformat(at) if isinstance(at, str) else (at or WITNESS_TIME)
     from ..stores.counters import CounterStore

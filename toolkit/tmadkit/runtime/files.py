@@ -88,3 +88,23 @@ def certificate_valid(facts: Mapping[str, Any], *, file: str, registry: str, at:
         return Result(True, f"certificate {record.issuer} #{record.cert_id.serial} is valid at {when.isoformat()}")
     return Result(False, f"certificate {record.issuer} #{record.cert_id.serial} is not valid at "
                          f"{when.isoformat()}: {verdict}")
+
+
+# Prefixes an XPath in a rule may use.
+XPATH_NAMESPACES = {"m": schema.NAMESPACE, "ds": "http://www.w3.org/2000/09/xmldsig#"}
+
+
+def xpath_text(facts: Mapping[str, Any], *, file: str, select: str, pattern: str) -> Result:
+    """Every element the XPath selects has text matching the pattern (e.g. a Table 10.1 format)."""
+    import re
+
+    received = _received(facts, file)
+    if received.parse_error is not None:
+        return Result(False, f"{received.name} cannot be parsed: {received.parse_error}")
+    nodes = received.tree.getroot().xpath(select, namespaces=XPATH_NAMESPACES)
+    for node in nodes:
+        text = (node.text or "").strip() if isinstance(node.tag, str) else str(node)
+        if re.fullmatch(pattern, text) is None:
+            where = f"line {node.sourceline}" if hasattr(node, "sourceline") else select
+            return Result(False, f"{etree.QName(node).localname} at {where} is {text!r}, required to match /{pattern}/")
+    return Result(True, f"{len(nodes)} element(s) selected by {select} match /{pattern}/")

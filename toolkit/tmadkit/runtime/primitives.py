@@ -192,7 +192,7 @@ def counter_fresh(facts: Facts, *, file_type: str, counter: str, party: str,
     return Result(False, f"{counter} {value} for {party_id} replays a Stored Counter: {decision.reason}")
 
 
-from .files import certificate_valid, signature_verifies, xml_valid  # noqa: E402 - registered below
+from .files import certificate_valid, signature_verifies, xml_valid, xpath_text  # noqa: E402 - registered below
 
 # The registry the generator and the schema test read.  Values: the function and the
 # names of its arguments as they appear in rule files.
@@ -209,6 +209,7 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "xml_valid": xml_valid,
     "signature_verifies": signature_verifies,
     "certificate_valid": certificate_valid,
+    "xpath_text": xpath_text,
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
 

@@ -237,8 +237,17 @@ def write_example_certificates(out: str | os.PathLike) -> None:
 # ---------------------------------------------------------------- the benchmark
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
+def _children() -> tuple[float, float]:
+    """(peak RSS in MB, CPU seconds) of the waited-for child processes (Linux: ru_maxrss in KiB)."""
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_maxrss / 1024, u.ru_utime + u.ru_stime
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {counts['mpxns']:,} MPxNs, {counts['certificates']:,} certificates in {gen_s:.1f} s "
               f"({size / 1e6:.0f} MB of files in {world_dir})")
         db = Path(tmp) / "world.sqlite"
+        load_before = _load_average()
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "tmadkit.cli", "world", "load", str(world_dir),
                                "--db", str(db), "--json"], capture_output=True, text=True)
@@ -274,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             rate = f"{row['records_per_second']:,}" if row["records_per_second"] else "-"
             print(f"{name:<32} {row['records']:>10,} {row['seconds']:>8.2f} {rate:>11}")
         print(f"{'indexes + ANALYZE':<32} {'':>10} {report['index_seconds']:>8.2f}")
+        rss, cpu = _children()
         print(f"load total {report['total_seconds']:.1f} s (process wall clock {wall:.1f} s, "
-              f"interpreter start included); peak RSS {_rss_mb():.0f} MB; "
-              f"database {db.stat().st_size / 1e6:.0f} MB")
+              f"interpreter start included; CPU {cpu:.1f} s over {os.cpu_count()} CPUs); "
+              f"peak RSS {rss:.0f} MB; database {db.stat().st_size / 1e6:.0f} MB")
+        print(f"load average before/after: {load_before} / {_load_average()} "
+              "(other work on the machine slows every figure)")
         _queries(db)
     return 0
 
