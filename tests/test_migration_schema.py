@@ -6,7 +6,6 @@ lxml / libxml2 (tmadkit.xml.schema.validate, the hot path) and xmlschema (pure P
 """
 from __future__ import annotations
 
-import copy
 import re
 import threading
 from pathlib import Path

@@ -10,7 +10,6 @@ import importlib.util
 import json
 import sys
 from functools import lru_cache
-from pathlib import Path
 from types import ModuleType
 from typing import Callable
 

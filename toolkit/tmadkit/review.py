@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from . import atomic
 from . import catalogue as cat
 from .errors import InputError
 from .rules import _Loader, load_file
@@ -76,8 +77,6 @@ def review_file(path: Path, catalogue: cat.Catalogue, only_rules: set[str] | Non
         lines[s.line] = line[:s.column] + replacement + line[e.column:]
         stamps.append(Stamp(rf.relpath, s.line + 1, clause_id, old, entry.fingerprint))
     if stamps and not dry_run:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-        tmp.replace(path)
+        atomic.write_text(path, "\n".join(lines))
         load_file(path)  # the edit must leave a valid rule file
     return stamps

@@ -47,13 +47,11 @@ as many cells as the header; a running header never appears inside a line of tex
 from __future__ import annotations
 
 import html
-import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
+from .. import atomic, paths
 from ..catalogue import Catalogue, Entry, sha256_file
 from ..errors import InputError
 
@@ -484,21 +482,5 @@ def build_catalogue(source: Path, version: str = DEFAULT_VERSION, old_numbering:
 def ingest_to_file(source: Path, out: Path, version: str = DEFAULT_VERSION) -> Catalogue:
     """Build the catalogue and write it atomically: a reader sees the old file or the new."""
     cat = build_catalogue(source, version, default_old_numbering())
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # Not mkstemp: its files are private (0600) and the catalogue is a shared repo file,
-    # so create with 0666 and let the umask decide, as for any other file written here.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(cat.dump())
-            fh.flush()
-            os.fsync(fh.fileno())
-        if out.exists():
-            os.chmod(tmp, out.stat().st_mode & 0o7777)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(out, cat.dump())
     return cat

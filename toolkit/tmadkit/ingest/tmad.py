@@ -72,13 +72,11 @@ before the revision marks) come from the same parse.  The before view is best ef
 """
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import paths
+from .. import atomic, paths
 from ..catalogue import Catalogue, Entry, normalise, sha256_file
 from ..errors import InputError
 from . import resolutions as resolutions_mod
@@ -700,19 +698,5 @@ def build_catalogue(source: Path, version: str = DEFAULT_VERSION, view: str = "a
 def ingest_to_file(source: Path, out: Path, version: str = DEFAULT_VERSION, view: str = "after") -> Catalogue:
     """Build the catalogue and write it atomically: a reader sees the old file or the new."""
     cat = build_catalogue(source, version, view)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(cat.dump())
-            fh.flush()
-            os.fsync(fh.fileno())
-        if out.exists():
-            os.chmod(tmp, out.stat().st_mode & 0o7777)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(out, cat.dump())
     return cat

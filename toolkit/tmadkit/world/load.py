@@ -368,7 +368,7 @@ def _read_csv(path: Path, validator: RecordValidator) -> Iterator[tuple[int, int
             raise InputError(f"not UTF-8: {exc}", file=str(path)) from None
 
 
-def read_records(path: Path, table: str, validator: RecordValidator) -> Iterator[tuple[int, int | None, Any]]:
+def read_records(path: Path, validator: RecordValidator) -> Iterator[tuple[int, int | None, Any]]:
     kind = SUFFIXES[path.suffix.lower()]
     if kind == "csv":
         yield from _read_csv(path, validator)
@@ -440,7 +440,7 @@ class _Loader:
 
     def records(self, table: str, path: Path) -> Iterator[tuple[int, int | None, dict]]:
         v = RecordValidator(TABLES[table])
-        for n, line, rec in read_records(path, table, v):
+        for n, line, rec in read_records(path, v):
             try:
                 v.validate(rec)
             except FieldError as exc:
@@ -621,8 +621,9 @@ class _CertificateJob:
         self.proc = self.conn = None
         if parallel:
             import multiprocessing
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            # spawn, not fork: forking a process that may hold threads (a test runner, a
+            # server) can deadlock the child; a fresh interpreter costs well under a second.
+            ctx = multiprocessing.get_context("spawn")
             self.conn, child = ctx.Pipe(duplex=False)
             self.proc = ctx.Process(target=_certificate_worker, args=(src, files, db, child), daemon=True)
             self.proc.start()

@@ -46,7 +46,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from ..errors import InputError
@@ -148,118 +147,29 @@ class VerifiedSignature:
 
 # --------------------------------------------------------------------------- issuer names
 
-# Attribute names seen in Java/OpenSSL/Windows renderings of SMKI issuer DNs, beyond
-# the nine that cryptography's strict RFC 4514 parser knows.
-_ATTR_OVERRIDES = {
-    "S": NameOID.STATE_OR_PROVINCE_NAME,
-    "E": NameOID.EMAIL_ADDRESS,
-    "EMAILADDRESS": NameOID.EMAIL_ADDRESS,
-    "SERIALNUMBER": NameOID.SERIAL_NUMBER,
-    "T": NameOID.TITLE,
-    "TITLE": NameOID.TITLE,
-    "SN": NameOID.SURNAME,
-    "GIVENNAME": NameOID.GIVEN_NAME,
-    "X500UNIQUEIDENTIFIER": NameOID.X500_UNIQUE_IDENTIFIER,
-    "ORGANIZATIONIDENTIFIER": NameOID.ORGANIZATION_IDENTIFIER,
-}
-_OID = re.compile(r"(?:oid\.)?((?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))+)", re.IGNORECASE)
-_DN_SPECIALS = set(',+"\\<>;=')
-
-
-def _split_unescaped(text: str, seps: str) -> list[str]:
-    """Split on separators that are neither backslash-escaped nor inside "quotes"."""
-    parts, cur, i, quoted = [], [], 0, False
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            cur.append(text[i:i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            quoted = not quoted
-        elif ch in seps and not quoted:
-            parts.append("".join(cur))
-            cur = []
-            i += 1
-            continue
-        cur.append(ch)
-        i += 1
-    if quoted:
-        raise ValueError("unbalanced quote")
-    parts.append("".join(cur))
-    return parts
-
-
-def _clean_value(value: str) -> str:
-    """Strip insignificant spaces and turn an RFC 2253 "quoted" value into escapes."""
-    value = value.lstrip(" ")
-    while value.endswith(" "):
-        body = value[:-1]
-        if (len(body) - len(body.rstrip("\\"))) % 2:   # "\ " at the end is an escaped space
-            break
-        value = body
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        out = "".join("\\" + c if c in _DN_SPECIALS else c for c in value[1:-1])
-        if out.startswith((" ", "#")):
-            out = "\\" + out
-        if out.endswith(" "):
-            out = out[:-1] + "\\ "
-        value = out
-    return value
-
-
 def parse_issuer_name(text: str) -> x509.Name:
-    """Parse an X509IssuerName as written in DCC files and DUIS templates.
+    """An X509IssuerName as written in DCC files and DUIS templates (``CN=Z1,OU=07``,
+    ``CN=U1, OU=07``), parsed by the toolkit's one DN parser (tmadkit.smki.certificates):
+    ``Name.from_rfc4514_string`` is too strict for the forms in the field."""
+    from ..smki.certificates import parse_dn
 
-    ``Name.from_rfc4514_string`` is strict: it refuses ``CN=U1, OU=07`` (space
-    after the comma, as in the DUIS templates) and lower-case attribute types.
-    RFC 4514 §3 / RFC 2253 §4 tell parsers to accept such forms, so insignificant
-    spaces around separators and "=", lower-case types, "OID." prefixes, ";" as an
-    RDN separator and RFC 2253 quoted values are normalised first; escaping and
-    ``#hex`` values are left to cryptography.  The string order is RFC 4514
-    (most specific RDN first): ``CN=Z1,OU=07`` is the DER sequence OU=07, CN=Z1.
-    """
-    s = text.strip(" \t\r\n")
-    if not s:
+    if not text.strip(" \t\r\n"):
         raise InputError("empty issuer name", clause=CLAUSE_KEYINFO)
     try:
-        rdns = []
-        for rdn in _split_unescaped(s, ",;"):
-            avas = []
-            for ava in _split_unescaped(rdn, "+"):
-                name, sep, value = ava.partition("=")
-                name = name.strip(" ")
-                if not sep or not name:
-                    raise ValueError(f"{ava.strip()!r} is not TYPE=value")
-                m = _OID.fullmatch(name)
-                name = m.group(1) if m else name.upper()
-                avas.append(f"{name}={_clean_value(value)}")
-            rdns.append("+".join(avas))
-        return x509.Name.from_rfc4514_string(",".join(rdns), _ATTR_OVERRIDES)
-    except ValueError as exc:
-        detail = f": {exc}" if str(exc) else ""
-        raise InputError(f"cannot parse issuer name {text!r} as a distinguished name{detail}",
-                         clause=CLAUSE_KEYINFO) from None
-
-
-def _fold(value) -> object:
-    # RFC 5280 §7.1 / RFC 4518: DirectoryString attributes compare case-insensitively
-    # with insignificant spaces removed.  PrintableString vs UTF8String encodings of
-    # the same text (Z1 certificates use both) are equal here by construction.
-    return " ".join(value.split()).casefold() if isinstance(value, str) else value
+        name = parse_dn(text.strip(" \t\r\n"))
+    except (InputError, ValueError) as exc:
+        raise InputError(f"X509IssuerName {text!r} is not a distinguished name: "
+                         f"{getattr(exc, 'message', exc)}", clause=CLAUSE_KEYINFO) from None
+    if not name.rdns:
+        raise InputError(f"X509IssuerName {text!r} is not a distinguished name", clause=CLAUSE_KEYINFO)
+    return name
 
 
 def names_match(a: x509.Name, b: x509.Name) -> bool:
-    """Distinguished-name equality: same RDN sequence, each RDN the same set of
-    (type, value) with values compared per RFC 5280 §7.1 (not as strings or DER)."""
-    ra, rb = list(a.rdns), list(b.rdns)
-    if len(ra) != len(rb):
-        return False
-    return all(
-        sorted((x.oid.dotted_string, repr(_fold(x.value))) for x in p)
-        == sorted((y.oid.dotted_string, repr(_fold(y.value))) for y in q)
-        for p, q in zip(ra, rb)
-    )
+    """Distinguished-name equality (RFC 5280 §7.1), not string or DER equality."""
+    from ..smki.certificates import dn_equal
+
+    return dn_equal(a, b)
 
 
 def lookup(issuer: str | x509.Name, serial: int, certs: Iterable[x509.Certificate],
