@@ -16,7 +16,7 @@ class Source:
     file: str
     document: str
     title: str
-    ingest: dict | None
+    ingest: tuple[dict, ...]       # one entry per catalogue version made from this text
 
     @property
     def path(self) -> Path:
@@ -27,18 +27,21 @@ def all_sources() -> list[Source]:
     path = paths.spec_dir() / "sources" / "provenance.yaml"
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
-    return [Source(s["file"], s["document"], s["title"], s.get("ingest")) for s in data["sources"]]
+    return [Source(s["file"], s["document"], s["title"], tuple(s.get("ingest") or ())) for s in data["sources"]]
 
 
-def catalogued() -> list[Source]:
-    return [s for s in all_sources() if s.ingest]
+def catalogued() -> list[tuple[Source, dict]]:
+    """(source, ingest spec) for every catalogue version, current versions first."""
+    pairs = [(s, spec) for s in all_sources() for spec in s.ingest]
+    return sorted(pairs, key=lambda p: (not p[1].get("current", False), p[0].document, p[1]["version"]))
 
 
-def ingest(source: Source, out_root: Path | None = None) -> catalogue.Catalogue:
+def versions(document: str) -> list[str]:
+    return sorted(spec["version"] for s, spec in catalogued() if s.document == document)
+
+
+def ingest(source: Source, spec: dict, out_root: Path | None = None) -> catalogue.Catalogue:
     """Parse one source into spec/catalogue/<DOC>/<version>.yaml (written whole or not at all)."""
-    spec = source.ingest
-    if not spec:
-        raise InputError(f"{source.file} has no ingest section in provenance.yaml", file=source.file)
     module = importlib.import_module(f"tmadkit.ingest.{spec['parser']}")
     out = catalogue.catalogue_path(source.document, spec["version"], out_root)
     kwargs = {}
@@ -49,7 +52,12 @@ def ingest(source: Source, out_root: Path | None = None) -> catalogue.Catalogue:
 
 def current_catalogues() -> dict[str, catalogue.Catalogue]:
     """The catalogue each rule document is checked against: {document: Catalogue}."""
-    out = {}
-    for s in catalogued():
-        out[s.document] = catalogue.load(s.document, s.ingest["version"])
-    return out
+    return {s.document: catalogue.load(s.document, spec["version"])
+            for s, spec in catalogued() if spec.get("current")}
+
+
+def current_version(document: str) -> str:
+    for s, spec in catalogued():
+        if s.document == document and spec.get("current"):
+            return spec["version"]
+    raise InputError(f"no current catalogue for {document} in spec/sources/provenance.yaml")

@@ -17,14 +17,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     chosen = sources.catalogued()
     if args.documents:
-        known = {s.document for s in chosen}
+        known = {s.document for s, _ in chosen}
         unknown = sorted(set(args.documents) - known)
         if unknown:
             raise InputError(f"unknown document(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        chosen = [s for s in chosen if s.document in args.documents]
+        chosen = [(s, spec) for s, spec in chosen if s.document in args.documents]
     results = []
-    for s in chosen:
-        c = sources.ingest(s)
+    for s, spec in chosen:
+        c = sources.ingest(s, spec)
         kinds: dict[str, int] = {}
         for e in c.entries:
             kinds[e.kind] = kinds.get(e.kind, 0) + 1

@@ -20,6 +20,12 @@ File layout (YAML)::
         replace: "~~48~~<u>336</u> hours"   # same number of line breaks as find
         reason: ...
         evidence: [{quote: ..., location: ...}]
+      - id: clause-4.23-new
+        kind: inserted-line                 # a whole printed line that is new in this version
+        where: {clause: "TMAD:4.23", line: 459}
+        starts_with: "4.23 With the exception"   # the line must start so (guards the line number)
+        reason: ...
+        evidence: [...]
     disputed:
       - id: ...
         where: {...}
@@ -36,7 +42,7 @@ import yaml
 
 from ..errors import InputError
 
-KINDS = ("content", "layout")
+KINDS = ("content", "layout", "inserted-line")
 
 
 @dataclass(frozen=True)
@@ -78,14 +84,23 @@ def load(path: Path | None) -> ResolutionSet:
     out = ResolutionSet(path=path)
     seen: set[str] = set()
     for item in data.get("resolutions") or []:
-        for key in ("id", "kind", "find", "replace", "reason", "evidence"):
+        if item.get("kind") not in KINDS:
+            raise _fail(path, f"kind must be one of {KINDS}", item)
+        needed = ("starts_with", "where") if item["kind"] == "inserted-line" else ("find", "replace")
+        for key in ("id", "reason", "evidence", *needed):
             if key not in item:
                 raise _fail(path, f"missing '{key}'", item)
-        if item["kind"] not in KINDS:
-            raise _fail(path, f"kind must be one of {KINDS}", item)
         if item["id"] in seen:
             raise _fail(path, "duplicate id", item)
         seen.add(item["id"])
+        if item["kind"] == "inserted-line":
+            where = item["where"]
+            if "line" not in where:
+                raise _fail(path, "an inserted-line resolution needs where.line", item)
+            out.resolutions.append(Resolution(id=item["id"], kind=item["kind"], find=item["starts_with"],
+                                              replace="", line=where["line"], clause=where.get("clause"),
+                                              reason=item["reason"]))
+            continue
         if item["find"].count("\n") != item["replace"].count("\n"):
             # line numbers are citations: a correction may not add or remove lines
             raise _fail(path, "'replace' must have as many line breaks as 'find'", item)
@@ -106,6 +121,9 @@ def load(path: Path | None) -> ResolutionSet:
 def apply(text: str, rset: ResolutionSet, source_name: str) -> str:
     """The source text with every resolution applied (each must match exactly once)."""
     for res in rset.resolutions:
+        if res.kind == "inserted-line":
+            text = _insert_line(text, res, rset, source_name)
+            continue
         count = text.count(res.find)
         if count != 1:
             found = "not found" if count == 0 else f"found {count} times"
@@ -120,3 +138,16 @@ def apply(text: str, rset: ResolutionSet, source_name: str) -> str:
                              file=source_name, line=line, clause=res.clause)
         text = text[:at] + res.replace + text[at + len(res.find):]
     return text
+
+
+def _insert_line(text: str, res: Resolution, rset: ResolutionSet, source_name: str) -> str:
+    """Mark the whole printed line as inserted: it exists only in the after view."""
+    lines = text.split("\n")
+    if not (1 <= res.line <= len(lines)) or not lines[res.line - 1].lstrip("- ").startswith(res.find):
+        raise InputError(f"resolution {res.id!r} ({rset.path}): line {res.line} does not start with "
+                         f"{res.find!r}", file=source_name, line=res.line, clause=res.clause)
+    # Insertion marks inside a wholly inserted line say nothing more; nested marks are not
+    # part of the markup, so drop them (deletions inside stay deleted in both views).
+    inner = lines[res.line - 1].replace("<u>", "").replace("</u>", "")
+    lines[res.line - 1] = f"<u>{inner}</u>"
+    return "\n".join(lines)

@@ -92,13 +92,11 @@ VIEWS = tuple(VERSION_OF_VIEW)
 BEFORE_VIEW_LIMITS = """\
 The before view removes insertions and keeps deletions, but text that changed without
 revision marks is only restored where a resolution supplies the marks.  Known gaps:
-  * clauses new in v5.1 but printed without marks (e.g. 4.23, the GroupID "DA" clauses
-    3.14B-3.14F, 5.4A, 6.7, 11.3B, chapter 16, Appendix C) still appear;
-  * the struck old 3.7 and the unmarked new 3.7 both print as 3.7: the second is read as a
-    continuation of the first;
-  * old 4.23 (printed "4.234.24") follows the unmarked new 4.23 and 4.23A, so in the before
-    view it is catalogued as TMAD:4.23#2 (alias TMAD@5.1:4.24); 4.34A, numbered against the
-    new numbering, sits before old 4.34;
+  * clauses new in v5.1 but printed without marks still appear unless a resolution marks
+    them (4.23, 4.23A, 4.44A and the replacement 3.7 are marked; the GroupID "DA" clauses
+    3.14B-3.14F, 5.4A, 6.7, 11.3B, chapter 16 and Appendix C are not, because the sources
+    give no evidence that they are new in 5.1 rather than in the consultation draft);
+  * 4.34A, numbered against the new numbering, sits before old 4.34;
   * the garbled caption of Table 11.3B ("Table Error! Reference source not found.b") is
     read as text, so that table is catalogued as uncaptioned;
   * the baseline may be the consultation draft rather than v5.0 (see the disputed item
