@@ -28,6 +28,7 @@ import csv
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -598,56 +599,68 @@ def _load_certificates(src: Path, files: dict[str, Path], db: Path) -> list[Tabl
     return stats
 
 
-def _certificate_worker(src: Path, files: dict[str, Path], db: Path, out) -> None:
-    # Runs in the child: InputError does not pickle (keyword-only arguments), its parts do.
+# The child's whole program: a fresh interpreter that imports this module normally.
+_WORKER = "import sys; from tmadkit.world.load import _worker_main; sys.exit(_worker_main(sys.argv[1:]))"
+
+
+def _worker_main(argv: list[str]) -> int:
+    """The child process: argv is SRC DB TABLE=FILE...
+
+    Prints one JSON line: the table stats, or the parts of an InputError (which the
+    parent raises again, naming the same file, record and field).
+    """
+    src, db, *pairs = argv
+    files = {t: Path(f) for t, f in (p.split("=", 1) for p in pairs)}
     try:
-        out.send(("ok", _load_certificates(src, files, db)))
+        stats = _load_certificates(Path(src), files, Path(db))
+        out = {"ok": [[s.table, s.file, s.records, s.seconds] for s in stats]}
     except InputError as exc:
-        out.send(("error", (_raw_message(exc), exc.file, exc.line, exc.where)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
-        out.send(("crash", f"{type(exc).__name__}: {exc}"))
-    finally:
-        out.close()
+        out = {"error": [_raw_message(exc), exc.file, exc.line, exc.where]}
+    print(json.dumps(out))
+    return 0
 
 
 class _CertificateJob:
-    """The certificate load, inline or in a child process; result() waits for it."""
+    """The certificate load, inline or in a child process; result() waits for it.
+
+    The child is a fresh `python -c _WORKER` - not multiprocessing: fork is
+    unsafe in a process that may hold threads, and spawn re-imports the caller's
+    __main__, which re-runs any script without a __main__ guard.
+    """
 
     def __init__(self, src: Path, files: dict[str, Path], db: Path, parallel: bool | None):
-        self.src, self.files, self.db = src, files, db
-        size = sum(files[t].stat().st_size for t in _CERT_TABLES if t in files)
+        self.src, self.db = src, db
+        self.files = {t: files[t] for t in _CERT_TABLES if t in files}
         if parallel is None:
+            size = sum(p.stat().st_size for p in self.files.values())
             parallel = size > PARALLEL_BYTES and (os.cpu_count() or 1) > 1
-        self.proc = self.conn = None
+        self.proc = None
         if parallel:
-            import multiprocessing
-            # spawn, not fork: forking a process that may hold threads (a test runner, a
-            # server) can deadlock the child; a fresh interpreter costs well under a second.
-            ctx = multiprocessing.get_context("spawn")
-            self.conn, child = ctx.Pipe(duplex=False)
-            self.proc = ctx.Process(target=_certificate_worker, args=(src, files, db, child), daemon=True)
-            self.proc.start()
-            child.close()
+            package_root = str(Path(__file__).resolve().parents[2])  # the dir holding tmadkit/
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+                p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+            args = [sys.executable, "-c", _WORKER, str(src.absolute()),
+                    str(db), *(f"{t}={p.absolute()}" for t, p in self.files.items())]
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
     def result(self) -> list[TableStats]:
         if self.proc is None:
             return _load_certificates(self.src, self.files, self.db)
+        out, err = self.proc.communicate()
         try:
-            kind, value = self.conn.recv()
-        except EOFError:
-            kind, value = "crash", f"exit code {self.proc.join() or self.proc.exitcode}"
-        self.proc.join()
-        if kind == "error":
-            msg, file, line, where = value
+            result = json.loads(out.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            tail = (err.strip().splitlines() or [f"exit code {self.proc.returncode}"])[-1]
+            raise InputError(f"certificate loading failed: {tail}", file=str(self.src)) from None
+        if "error" in result:
+            msg, file, line, where = result["error"]
             raise InputError(msg, file=file, line=line, where=where)
-        if kind == "crash":
-            raise InputError(f"certificate loading failed: {value}", file=str(self.src))
-        return value
+        return [TableStats(*row) for row in result["ok"]]
 
     def cancel(self) -> None:
-        if self.proc is not None and self.proc.is_alive():
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()  # our own child, by its handle
-            self.proc.join()
+            self.proc.communicate()
 
 
 def _merge_certificates(conn: sqlite3.Connection, tmp: Path, certs_db: Path) -> None:
