@@ -19,7 +19,7 @@ import yaml
 from tmadkit.cli import main
 from tmadkit.errors import InputError
 from tmadkit.smki import registry as R
-from tmadkit.world import DeviceModel, World, check_dir, check_world, load_database, load_world
+from tmadkit.world import DeviceModel, World, check_dir, check_world, example_dir, load_database, load_world
 from tmadkit.world import bench
 from tmadkit.world.load import SCHEMA_PATH, TABLES
 
@@ -86,6 +86,10 @@ def test_example_world_is_schema_valid_as_one_document():
                         cls=jsonschema.Draft202012Validator)
 
 
+def test_example_dir_is_the_checkout_example():
+    assert example_dir() == EXAMPLE
+
+
 def test_example_world_is_consistent(world):
     assert check_world(world) == []
     assert world.reference_time == T
@@ -117,7 +121,8 @@ def small_world(tmp_path: Path, **files: str) -> Path:
     return d
 
 
-GOOD_MPAN = '- {mpan: "1900000000011", role: import_supplier, party: supplier, effective_from: "2024-01-01T00:00:00Z"}\n'
+GOOD_MPAN = ('- {mpan: "1900000000011", role: import_supplier, party: supplier, '
+             'effective_from: "2024-01-01T00:00:00Z"}\n')
 
 
 @pytest.mark.parametrize("name, text, expect", [
@@ -146,7 +151,8 @@ GOOD_MPAN = '- {mpan: "1900000000011", role: import_supplier, party: supplier, e
      "mprn,role,party,effective_from\n1000000011,gas_supplier,supplier,2024-01-01T00:00:00Z\n"
      "1000000022,gas_supplier,supplier,2024-01-01T00:00:00Z\nABC,gas_supplier,supplier,2024-01-01T00:00:00Z\n",
      ["mprn_registrations.csv:4", "record 3", "field mprn", "does not match"]),
-    ("mprn_registrations__csv", "mprn,role,party,effective_from\n1000000011,gas_shipper,supplier,2024-01-01T00:00:00Z\n",
+    ("mprn_registrations__csv",
+     "mprn,role,party,effective_from\n1000000011,gas_shipper,supplier,2024-01-01T00:00:00Z\n",
      ["record 1", "field role", "is not one of"]),
     # JSON: unknown field, nested field path
     ("parties__json", '[{"party_id": "p", "name": "P", "party_type": "supplier", "colour": "red"}]',
@@ -371,7 +377,8 @@ def test_same_party_and_affiliates(world):
 
 def test_wan_contacts(world):
     assert world.last_wan_contact("00-0D-6F-00-00-01-00-01") == datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
-    assert world.last_wan_contact("00-0D-6F-00-00-01-00-01", T - 2 * DAY) == datetime(2026, 2, 20, 9, tzinfo=timezone.utc)
+    assert (world.last_wan_contact("00-0D-6F-00-00-01-00-01", T - 2 * DAY)
+            == datetime(2026, 2, 20, 9, tzinfo=timezone.utc))
     assert world.last_wan_contact("00-0D-6F-00-00-01-00-01", datetime(2026, 1, 1, tzinfo=timezone.utc)) is None
     assert world.last_wan_contact("00-0D-6F-00-00-07-00-01") is None
     assert world.wan_contact_within("00-0D-6F-00-00-01-00-01", T)
@@ -535,7 +542,8 @@ def test_cli_check_reports_and_exits_1(tmp_path, capsys):
     [f] = out["inconsistencies"]
     assert (f["file"], f["record"], f["field"], f["code"]) == ("mpan_registrations.yaml", 17, "party", "unknown-party")
     assert main(["world", "check", str(d)]) == 1
-    assert "mpan_registrations.yaml record 17, field party: party 'supplier-z' is not in parties" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "mpan_registrations.yaml record 17, field party: party 'supplier-z' is not in parties" in out
 
 
 # ---------------------------------------------------------------- the same world in CSV, YAML and JSON
@@ -582,8 +590,9 @@ def write_as(d: Path, fmt: str) -> Path:
 
 def dump(db: Path) -> dict[str, list]:
     conn = sqlite3.connect(db)
-    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                          "AND name NOT LIKE 'sqlite_%' AND name NOT IN ('world_source', 'world_meta')")]
+    tables = [t for (t,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT IN ('world_source', 'world_meta')")]
     out = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
     conn.close()
     return out

@@ -25,7 +25,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
   X509IssuerSerial element in the file" (Clause 10.1, Table 5.9 step 5.9.1).
   TMAD:T10.1 (sha256 71a3d4abb6af4819…): “Table 10.1 XML Element | Information”
 
-  @rule-TMAD-T10.1-RequestingPartyID-signer @TMAD-T10.1/RequestingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @disputed
+  @rule-TMAD-T10.1-RequestingPartyID-signer @TMAD-T10.1/RequestingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-RequestingPartyID-signer: In files the Requesting Party signs, RequestingPartyID is the signer's Entity Identifier
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -42,7 +42,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | mef-match   | "MEF"     | "90-B3-D5-1F-30-01-00-00" | "90-B3-D5-1F-30-01-00-00" | pass           | none                        |
       | mvf         | "MVF"     | "90-B3-D5-1F-30-01-00-00" | "90-B3-D5-1F-30-00-00-0B" | not_applicable | none                        |
 
-  @rule-TMAD-T10.1-RequestingPartyID-all-files @TMAD-T10.1/RequestingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @disputed
+  @rule-TMAD-T10.1-RequestingPartyID-all-files @TMAD-T10.1/RequestingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-RequestingPartyID-all-files: In every file, RequestingPartyID is the signer's Entity Identifier (literal reading)
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -61,7 +61,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | mgf-match          | "MGF"     | "90-B3-D5-1F-30-01-00-00" | "90-B3-D5-1F-30-01-00-00" | pass    | none                        |
       | mef-match          | "MEF"     | "90-B3-D5-1F-30-01-00-00" | "90-B3-D5-1F-30-01-00-00" | pass    | none                        |
 
-  @rule-TMAD-T10.1-S1SPID @TMAD-T10.1/S1SPID @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-S1SPID @TMAD-T10.1/S1SPID @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-S1SPID: In an S1SP Commissioning File, S1SPID is the signer's Entity Identifier
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -76,7 +76,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | match      | "SCF"     | "90-B3-D5-1F-30-00-00-0A" | "90-B3-D5-1F-30-00-00-0A" | pass    | none                        |
       | other-s1sp | "SCF"     | "90-B3-D5-1F-30-00-00-0A" | "90-B3-D5-1F-30-00-00-0D" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T10.1-CommissioningPartyID @TMAD-T10.1/CommissioningPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-CommissioningPartyID @TMAD-T10.1/CommissioningPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-CommissioningPartyID: In a Commissioning Outcome File, CommissioningPartyID is the signer's Entity Identifier
     Given the facts of witness "<witness>":
       | fact                        | value                         |
@@ -92,7 +92,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | match   | "COF"     | "90-B3-D5-1F-30-00-00-0C"   | "90-B3-D5-1F-30-00-00-0C" | (absent) | pass    | none                        |
       | absent  | "COF"     | (absent)                    | "90-B3-D5-1F-30-00-00-0C" | {}       | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T10.1-ReportingPartyID @TMAD-T10.1/ReportingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-ReportingPartyID @TMAD-T10.1/ReportingPartyID @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-ReportingPartyID: Where a file carries ReportingPartyID, it is the signer's Entity Identifier
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -110,7 +110,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | cof-match   | "COF"     | "90-B3-D5-1F-30-00-00-0C" | "90-B3-D5-1F-30-00-00-0C" | (absent) | pass           | none                        |
       | cof-without | "COF"     | (absent)                  | "90-B3-D5-1F-30-00-00-0C" | {}       | not_applicable | none                        |
 
-  @rule-TMAD-T10.1-DeviceID @TMAD-T10.1/DeviceID @TMAD-T10.1/CHFIdentifier @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-DeviceID @TMAD-T10.1/DeviceID @TMAD-T10.1/CHFIdentifier @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-DeviceID: Every DeviceID and CHFIdentifier is an EUI-64 in DUIS form
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -128,7 +128,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | colon-separated | "MCF"           | 1                        | "(//m:DeviceID)[1]" | "00:DB:12:34:56:78:90:A0" | fail    | discard_file_raise_incident |
       | seven-octets    | "MGF"           | 1                        | "//m:CHFIdentifier" | "00-DB-12-34-56-78-90"    | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T10.1-ImportMPAN @TMAD-T10.1/ImportMPAN @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-ImportMPAN @TMAD-T10.1/ImportMPAN @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-ImportMPAN: Every ImportMPAN is a DUIS MPAN: 13 characters
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -146,7 +146,7 @@ Feature: TMAD Table 10.1: header identifiers match the signing certificate
       | twelve   | "MCF"     | "MCF"           | 1                        | "//m:ImportMPAN" | "131234567811"   | fail    | discard_file_raise_incident |
       | fourteen | "MCF"     | "MCF"           | 1                        | "//m:ImportMPAN" | "13123456781110" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T10.1-MPRN @TMAD-T10.1/MPRN @TMAD-T5.9/5.9.1 @actor-Authenticator
+  @rule-TMAD-T10.1-MPRN @TMAD-T10.1/MPRN @TMAD-T5.9/5.9.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.1-MPRN: Every MPRN is a DUIS MPRN: 1 to 10 characters
     Given the facts of witness "<witness>":
       | fact                     | value                      |

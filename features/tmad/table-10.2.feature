@@ -30,7 +30,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
   TMAD:T10.2 (sha256 2c484edfd15c2aa3…): “Table 10.2 Type of file | FileType value | RequesterID value
   … | AdditionalID value | XML structure within file”
 
-  @rule-TMAD-T10.2-COF @TMAD-T10.2/Commissioning_Outcome_File @TMAD-10.2 @TMAD-10.1 @actor-Commissioning_Party
+  @rule-TMAD-T10.2-COF @TMAD-T10.2/Commissioning_Outcome_File @TMAD-10.2 @TMAD-10.1 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-COF: A Commissioning Outcome File is named COF_<SCF Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<COFCounter>.xml and holds CommissioningOutcomes
     Given the facts of witness "<witness>":
       | fact                           | value                            |
@@ -50,7 +50,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | no-supplier-signifier | "COF"     | "CommissioningOutcomes" | "COF_90-B3-D5-1F-30-00-00-0C_41_9.xml"      | "EDFE"                         | "90-B3-D5-1F-30-00-00-0C" | 41                | 9                 | fail    | not_compliant |
       | wrong-structure       | "COF"     | "S1SPOutcomes"          | "COF_EDFE_90-B3-D5-1F-30-00-00-0C_41_9.xml" | "EDFE"                         | "90-B3-D5-1F-30-00-00-0C" | 41                | 9                 | fail    | not_compliant |
 
-  @rule-TMAD-T10.2-MCF @TMAD-T10.2/Migration_Common_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party
+  @rule-TMAD-T10.2-MCF @TMAD-T10.2/Migration_Common_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-MCF: A Migration Common File named by the Requesting Party is MCF_<RequestingPartyID>_<MCFCounter>_0.xml and holds MigrationCommon
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -70,7 +70,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | additional-id-word | "MCF"     | "MigrationCommon" | "MCF_90-B3-D5-1F-30-01-00-00_41_Zero.xml"   | "90-B3-D5-1F-30-01-00-00" | 41                | (absent)                 | fail           | not_compliant |
       | sent-to-supplier   | "MCF"     | "MigrationCommon" | "MCF_EDFE_90-B3-D5-1F-30-01-00-00_41_0.xml" | "90-B3-D5-1F-30-01-00-00" | 41                | "EDFE"                   | not_applicable | none          |
 
-  @rule-TMAD-T10.2-MCF-supplier @TMAD-T10.2/Migration_Common_File @TMAD-10.2 @TMAD-5.10(a) @actor-DCC
+  @rule-TMAD-T10.2-MCF-supplier @TMAD-T10.2/Migration_Common_File @TMAD-10.2 @TMAD-5.10(a) @actor-DCC @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-MCF-supplier: A Migration Common File the DCC sends to the Registered Supplier is MCF_<Supplier Signifier>_<RequestingPartyID>_<MCFCounter>_0.xml
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -89,7 +89,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | not-renamed     | "MCF"     | "MigrationCommon" | "MCF_90-B3-D5-1F-30-01-00-00_41_0.xml"      | "EDFE"                   | "90-B3-D5-1F-30-01-00-00" | 41                | fail           | not_compliant |
       | not-to-supplier | "MCF"     | "MigrationCommon" | "MCF_90-B3-D5-1F-30-01-00-00_41_0.xml"      | (absent)                 | "90-B3-D5-1F-30-01-00-00" | 41                | not_applicable | none          |
 
-  @rule-TMAD-T10.2-MGF @TMAD-T10.2/Migration_Group_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party
+  @rule-TMAD-T10.2-MGF @TMAD-T10.2/Migration_Group_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-MGF: A Migration Group File is named MGF_<RequestingPartyID>_<MCFCounter>_<MGFCounter>.xml and holds MigrationGroup
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -108,7 +108,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | counters-swapped | "MGF"     | "MigrationGroup" | "MGF_90-B3-D5-1F-30-01-00-00_6_41.xml" | "90-B3-D5-1F-30-01-00-00" | 41                | 6                 | fail    | not_compliant |
       | lower-case-type  | "MGF"     | "MigrationGroup" | "mgf_90-B3-D5-1F-30-01-00-00_41_6.xml" | "90-B3-D5-1F-30-01-00-00" | 41                | 6                 | fail    | not_compliant |
 
-  @rule-TMAD-T10.2-MEF @TMAD-T10.2/Migration_Group_Encrypted_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party
+  @rule-TMAD-T10.2-MEF @TMAD-T10.2/Migration_Group_Encrypted_File @TMAD-10.2 @TMAD-10.1 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-MEF: A Migration Group Encrypted File is named MEF_<RequestingPartyID>_<MCFCounter>_<MEFCounter>.xml and holds MigrationGroupEncrypted
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -127,7 +127,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | mgf-structure | "MEF"     | "MigrationGroup"          | "MEF_90-B3-D5-1F-30-01-00-00_41_3.xml" | "90-B3-D5-1F-30-01-00-00" | 41                | 3                 | fail    | not_compliant |
       | no-extension  | "MEF"     | "MigrationGroupEncrypted" | "MEF_90-B3-D5-1F-30-01-00-00_41_3"     | "90-B3-D5-1F-30-01-00-00" | 41                | 3                 | fail    | not_compliant |
 
-  @rule-TMAD-T10.2-MVF @TMAD-T10.2/Migration_Common_Validation_File @TMAD-10.2 @TMAD-10.1 @actor-DCC
+  @rule-TMAD-T10.2-MVF @TMAD-T10.2/Migration_Common_Validation_File @TMAD-10.2 @TMAD-10.1 @actor-DCC @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-MVF: A Migration Common Validation File is named MVF_<ReportingPartyID>_<MCFCounter>_<MVFCounter>.xml and holds MigrationValidation
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -146,7 +146,7 @@ Feature: TMAD Clause 10.2 and Table 10.2: file naming and XML structure
       | well-named            | "MVF"     | "MigrationValidation" | "MVF_90-B3-D5-1F-30-00-00-0B_41_5.xml" | "90-B3-D5-1F-30-00-00-0B" | "90-B3-D5-1F-30-01-00-00" | 41                | 5                 | pass    | none          |
       | requesting-party-name | "MVF"     | "MigrationValidation" | "MVF_90-B3-D5-1F-30-01-00-00_41_5.xml" | "90-B3-D5-1F-30-00-00-0B" | "90-B3-D5-1F-30-01-00-00" | 41                | 5                 | fail    | not_compliant |
 
-  @rule-TMAD-T10.2-SCF @TMAD-T10.2/S1SP_Commissioning_File @TMAD-10.2 @TMAD-10.1 @actor-S1SP
+  @rule-TMAD-T10.2-SCF @TMAD-T10.2/S1SP_Commissioning_File @TMAD-10.2 @TMAD-10.1 @actor-S1SP @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T10.2-SCF: An S1SP Commissioning File is named SCF_<Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<SCFCounter>.xml and holds S1SPOutcomes
     Given the facts of witness "<witness>":
       | fact                    | value                     |

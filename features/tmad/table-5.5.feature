@@ -43,7 +43,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
   TMAD:T5.5 (sha256 4f13c7b4e2ddf0f3…): “Table 5.5 Object to which signature relates | Party Digitally
   Signing | Required Remote Party Role in the Certificate used to check signature”
 
-  @rule-TMAD-T5.5-COF-accept @TMAD-T5.5/Commissioning_Outcome_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-COF-accept @TMAD-T5.5/Commissioning_Outcome_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-COF-accept: A Commissioning Outcome File is accepted only under commissioningPartyFileSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -58,7 +58,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | xml-signing-role | "COF"     | "commissioningPartyXmlSigning"  | fail           | discard_file_raise_incident |
       | other-file-type  | "MCF"     | "requestingPartyFileSigning"    | not_applicable | none                        |
 
-  @rule-TMAD-T5.5-MCF-accept @TMAD-T5.5/Migration_Common_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-MCF-accept @TMAD-T5.5/Migration_Common_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MCF-accept: A Migration Common File is accepted only under requestingPartyFileSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -75,7 +75,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | supplier-role | "MCF"     | "supplier"                   | (absent) | fail    | discard_file_raise_incident |
       | no-role       | "MCF"     | (absent)                     | {}       | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.5-MGF-accept @TMAD-T5.5/Migration_Group_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-MGF-accept @TMAD-T5.5/Migration_Group_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MGF-accept: A Migration Group File is accepted only under requestingPartyFileSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -89,7 +89,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-role         | "MGF"     | "requestingPartyFileSigning"    | pass    | none                        |
       | commissioning-role | "MGF"     | "commissioningPartyFileSigning" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.5-MEF-accept @TMAD-T5.5/Migration_Group_Encrypted_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-MEF-accept @TMAD-T5.5/Migration_Group_Encrypted_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MEF-accept: A Migration Group Encrypted File is accepted only under requestingPartyFileSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -103,7 +103,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-role | "MEF"     | "requestingPartyFileSigning" | pass    | none                        |
       | s1sp-role  | "MEF"     | "s1SPMigrationSigning"       | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.5-MVF-accept @TMAD-T5.5/Migration_Common_Validation_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-MVF-accept @TMAD-T5.5/Migration_Common_Validation_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MVF-accept: A Migration Common Validation File is accepted only under s1SPMigrationSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -117,7 +117,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-role            | "MVF"     | "s1SPMigrationSigning"       | pass    | none                        |
       | requesting-party-role | "MVF"     | "requestingPartyFileSigning" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.5-SCF-accept @TMAD-T5.5/S1SP_Commissioning_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator
+  @rule-TMAD-T5.5-SCF-accept @TMAD-T5.5/S1SP_Commissioning_File @TMAD-5.5 @TMAD-T5.9/5.9.3 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-SCF-accept: An S1SP Commissioning File is accepted only under s1SPMigrationSigning
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -131,7 +131,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-role   | "SCF"     | "s1SPMigrationSigning"   | pass    | none                        |
       | dsp-xml-sign | "SCF"     | "dspXmlSign"             | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.5-DUIS-accept @TMAD-T5.5/XML_documents_created_to_comply_with_the_DUIS_Schema @TMAD-5.5 @TMAD-T8.7.1/C2 @actor-DCC
+  @rule-TMAD-T5.5-DUIS-accept @TMAD-T5.5/XML_documents_created_to_comply_with_the_DUIS_Schema @TMAD-5.5 @TMAD-T8.7.1/C2 @actor-DCC @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-DUIS-accept: A Commissioning Request is accepted only under commissioningPartyXmlSigning (Response Code C2)
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -147,7 +147,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | file-signing-role | "DUIS"    | "Commission Device"       | "commissioningPartyFileSigning" | fail    | response_code |
       | supplier-role     | "DUIS"    | "Join Service (Critical)" | "supplier"                      | fail    | response_code |
 
-  @rule-TMAD-T5.5-COF-sign @TMAD-T5.5/Commissioning_Outcome_File @TMAD-5.5 @actor-Commissioning_Party
+  @rule-TMAD-T5.5-COF-sign @TMAD-T5.5/Commissioning_Outcome_File @TMAD-5.5 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-COF-sign: The Commissioning Party signs Commissioning Outcome Files only with a commissioningPartyFileSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -161,7 +161,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key | "COF"     | "commissioningPartyFileSigning" | pass    | none          |
       | xml-key   | "COF"     | "commissioningPartyXmlSigning"  | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-MCF-sign @TMAD-T5.5/Migration_Common_File @TMAD-5.5 @actor-Requesting_Party
+  @rule-TMAD-T5.5-MCF-sign @TMAD-T5.5/Migration_Common_File @TMAD-5.5 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MCF-sign: The Requesting Party signs Migration Common Files only with a requestingPartyFileSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -175,7 +175,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key    | "MCF"     | "requestingPartyFileSigning" | pass    | none          |
       | supplier-key | "MCF"     | "supplier"                   | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-MGF-sign @TMAD-T5.5/Migration_Group_File @TMAD-5.5 @actor-Requesting_Party
+  @rule-TMAD-T5.5-MGF-sign @TMAD-T5.5/Migration_Group_File @TMAD-5.5 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MGF-sign: The Requesting Party signs Migration Group Files only with a requestingPartyFileSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -189,7 +189,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key | "MGF"     | "requestingPartyFileSigning" | pass    | none          |
       | xml-key   | "MGF"     | "xmlSign"                    | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-MEF-sign @TMAD-T5.5/Migration_Group_Encrypted_File @TMAD-5.5 @actor-Requesting_Party
+  @rule-TMAD-T5.5-MEF-sign @TMAD-T5.5/Migration_Group_Encrypted_File @TMAD-5.5 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MEF-sign: The Requesting Party signs Migration Group Encrypted Files only with a requestingPartyFileSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -203,7 +203,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key | "MEF"     | "requestingPartyFileSigning" | pass    | none          |
       | s1sp-key  | "MEF"     | "s1SPMigrationSigning"       | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-MVF-sign @TMAD-T5.5/Migration_Common_Validation_File @TMAD-5.5 @actor-S1SP
+  @rule-TMAD-T5.5-MVF-sign @TMAD-T5.5/Migration_Common_Validation_File @TMAD-5.5 @actor-S1SP @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-MVF-sign: Migration Common Validation Files are signed only with an s1SPMigrationSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -217,7 +217,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key | "MVF"     | "s1SPMigrationSigning"   | pass    | none          |
       | dsp-key   | "MVF"     | "dspXmlSign"             | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-SCF-sign @TMAD-T5.5/S1SP_Commissioning_File @TMAD-5.5 @actor-S1SP
+  @rule-TMAD-T5.5-SCF-sign @TMAD-T5.5/S1SP_Commissioning_File @TMAD-5.5 @actor-S1SP @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-SCF-sign: The S1SP signs S1SP Commissioning Files only with an s1SPMigrationSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -231,7 +231,7 @@ Feature: TMAD Table 5.5: required Remote Party Role per signed object
       | right-key      | "SCF"     | "s1SPMigrationSigning"       | pass    | none          |
       | requesting-key | "SCF"     | "requestingPartyFileSigning" | fail    | not_compliant |
 
-  @rule-TMAD-T5.5-DUIS-sign @TMAD-T5.5/XML_documents_created_to_comply_with_the_DUIS_Schema @TMAD-5.5 @actor-Commissioning_Party
+  @rule-TMAD-T5.5-DUIS-sign @TMAD-T5.5/XML_documents_created_to_comply_with_the_DUIS_Schema @TMAD-5.5 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.5-DUIS-sign: The Commissioning Party signs Commissioning Requests only with a commissioningPartyXmlSigning key
     Given the facts of witness "<witness>":
       | fact                     | value                      |

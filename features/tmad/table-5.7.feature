@@ -52,7 +52,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
   TMAD:T5.7 (sha256 59fca70b001fa97c…): “Table 5.7 File Type | Party creating the file | Counter of
   file creator | Counter of Authenticator”
 
-  @rule-TMAD-T5.7-COF-creator @TMAD-T5.7/Commissioning_Outcome_File @TMAD-5.6 @actor-Commissioning_Party
+  @rule-TMAD-T5.7-COF-creator @TMAD-T5.7/Commissioning_Outcome_File @TMAD-5.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-COF-creator: The Commissioning Party increases its Commissioning Outcome File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -66,7 +66,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "COF"     | [{"counter": 1}, {"counter": 2}, {"counter": 3}] | pass    | none          |
       | repeated   | "COF"     | [{"counter": 1}, {"counter": 2}, {"counter": 2}] | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MCF-creator @TMAD-T5.7/Migration_Common_File @TMAD-5.6 @actor-Requesting_Party
+  @rule-TMAD-T5.7-MCF-creator @TMAD-T5.7/Migration_Common_File @TMAD-5.6 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MCF-creator: The Requesting Party increases its Migration Common File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -80,7 +80,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "MCF"     | [{"counter": 41}, {"counter": 42}] | pass    | none          |
       | reset      | "MCF"     | [{"counter": 41}, {"counter": 1}]  | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MGF-creator @TMAD-T5.7/Migration_Group_File @TMAD-5.6 @actor-Requesting_Party
+  @rule-TMAD-T5.7-MGF-creator @TMAD-T5.7/Migration_Group_File @TMAD-5.6 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MGF-creator: The Requesting Party increases its Migration Group File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -94,7 +94,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "MGF"     | [{"counter": 5}, {"counter": 6}] | pass    | none          |
       | decreasing | "MGF"     | [{"counter": 6}, {"counter": 5}] | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MEF-creator @TMAD-T5.7/Migration_Group_Encrypted_File @TMAD-5.6 @actor-Requesting_Party
+  @rule-TMAD-T5.7-MEF-creator @TMAD-T5.7/Migration_Group_Encrypted_File @TMAD-5.6 @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MEF-creator: The Requesting Party increases its Migration Group Encrypted File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -108,7 +108,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "MEF"     | [{"counter": 10}, {"counter": 12}] | pass    | none          |
       | repeated   | "MEF"     | [{"counter": 12}, {"counter": 12}] | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MVF-creator @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.6 @actor-S1SP @disputed
+  @rule-TMAD-T5.7-MVF-creator @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.6 @actor-S1SP @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MVF-creator: The S1SP increases its Migration Common Validation File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -122,7 +122,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "MVF"     | [{"counter": 1}, {"counter": 2}] | pass    | none          |
       | repeated   | "MVF"     | [{"counter": 2}, {"counter": 2}] | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MVF-creator-DCC @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.10(b) @TMAD-5.6 @actor-DCC @disputed
+  @rule-TMAD-T5.7-MVF-creator-DCC @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.10(b) @TMAD-5.6 @actor-DCC @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MVF-creator-DCC: The DCC increases its Migration Common Validation File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -136,7 +136,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "MVF"     | [{"counter": 1}, {"counter": 2}] | pass    | none          |
       | repeated   | "MVF"     | [{"counter": 2}, {"counter": 2}] | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-SCF-creator @TMAD-T5.7/S1SP_Commissioning_File @TMAD-5.6 @actor-S1SP
+  @rule-TMAD-T5.7-SCF-creator @TMAD-T5.7/S1SP_Commissioning_File @TMAD-5.6 @actor-S1SP @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-SCF-creator: The S1SP increases its S1SP Commissioning File Counter for each file
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -150,7 +150,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | increasing | "SCF"     | [{"counter": 100}, {"counter": 101}] | pass    | none          |
       | repeated   | "SCF"     | [{"counter": 100}, {"counter": 100}] | fail    | not_compliant |
 
-  @rule-TMAD-5.6-step-any @TMAD-5.6 @TMAD-T5.7/Migration_Common_File @TMAD-T5.7/Migration_Group_File @TMAD-T5.7/Migration_Group_Encrypted_File @actor-Requesting_Party @disputed
+  @rule-TMAD-5.6-step-any @TMAD-5.6 @TMAD-T5.7/Migration_Common_File @TMAD-T5.7/Migration_Group_File @TMAD-T5.7/Migration_Group_Encrypted_File @actor-Requesting_Party @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-5.6-step-any: A Requesting Party's file counters increase (any step)
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -166,7 +166,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | mef-gap  | "MEF"     | [{"counter": 3}, {"counter": 5}]   | pass    | none          |
       | repeated | "MGF"     | [{"counter": 7}, {"counter": 7}]   | fail    | not_compliant |
 
-  @rule-TMAD-5.6-step-one @TMAD-5.6 @TMAD-T5.7/Migration_Common_File @TMAD-T5.7/Migration_Group_File @TMAD-T5.7/Migration_Group_Encrypted_File @actor-Requesting_Party @disputed
+  @rule-TMAD-5.6-step-one @TMAD-5.6 @TMAD-T5.7/Migration_Common_File @TMAD-T5.7/Migration_Group_File @TMAD-T5.7/Migration_Group_Encrypted_File @actor-Requesting_Party @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-5.6-step-one: A Requesting Party's file counters increase by exactly one
     Given the facts of witness "<witness>":
       | fact          | value           |
@@ -182,7 +182,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | mef-consecutive | "MEF"     | [{"counter": 4}, {"counter": 5}]   | pass    | none          |
       | gap             | "MGF"     | [{"counter": 7}, {"counter": 9}]   | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MCF-related-RP @TMAD-T5.7/Migration_Common_File @actor-Requesting_Party
+  @rule-TMAD-T5.7-MCF-related-RP @TMAD-T5.7/Migration_Common_File @actor-Requesting_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MCF-related-RP: Files a Requesting Party relates to an MCF carry its MCFCounter and RequestingPartyID
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -200,7 +200,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | no-mcf-counter      | "MEF"     | "90-B3-D5-1F-30-01-00-00" | (absent)          | (absent)          | 3                 | fail    | not_compliant |
       | no-requesting-party | "MGF"     | (absent)                  | 41                | 6                 | (absent)          | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MCF-related-S1SP @TMAD-T5.7/Migration_Common_File @actor-S1SP
+  @rule-TMAD-T5.7-MCF-related-S1SP @TMAD-T5.7/Migration_Common_File @actor-S1SP @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MCF-related-S1SP: Files the S1SP relates to an MCF carry its MCFCounter and RequestingPartyID
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -217,7 +217,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | both           | "SCF"     | "90-B3-D5-1F-30-01-00-00" | 41                | 2                 | (absent)          | pass    | none          |
       | no-mcf-counter | "MVF"     | "90-B3-D5-1F-30-01-00-00" | (absent)          | (absent)          | 2                 | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MCF-related-CP @TMAD-T5.7/Migration_Common_File @actor-Commissioning_Party
+  @rule-TMAD-T5.7-MCF-related-CP @TMAD-T5.7/Migration_Common_File @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MCF-related-CP: Commissioning Outcome Files carry the MCFCounter and RequestingPartyID
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -233,7 +233,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | both                | "COF"     | "90-B3-D5-1F-30-01-00-00" | 41                | 9                 | pass    | none          |
       | no-requesting-party | "COF"     | (absent)                  | 41                | 9                 | fail    | not_compliant |
 
-  @rule-TMAD-T5.7-MCF-authenticator @TMAD-T5.7/Migration_Common_File @TMAD-5.7 @TMAD-T5.9/5.9.5 @actor-Authenticator
+  @rule-TMAD-T5.7-MCF-authenticator @TMAD-T5.7/Migration_Common_File @TMAD-5.7 @TMAD-T5.9/5.9.5 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MCF-authenticator: The Authenticator rejects an MCFCounter already stored for the Requesting Party in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -255,7 +255,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | exactly-60-days        | "MCF"     | "90-B3-D5-1F-30-01-00-00" | 7                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T12:00:00+00:00", "value": 7}] | fail    | discard_file_raise_incident |
       | sixty-days-and-an-hour | "MCF"     | "90-B3-D5-1F-30-01-00-00" | 7                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T11:00:00+00:00", "value": 7}] | pass    | none                        |
 
-  @rule-TMAD-T5.7-MGF-authenticator @TMAD-T5.7/Migration_Group_File @TMAD-5.7 @TMAD-T5.9/5.9.6 @actor-Authenticator
+  @rule-TMAD-T5.7-MGF-authenticator @TMAD-T5.7/Migration_Group_File @TMAD-5.7 @TMAD-T5.9/5.9.6 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MGF-authenticator: The Authenticator rejects an MGFCounter already stored for the Requesting Party in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -274,7 +274,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | exactly-60-days        | "MGF"     | "90-B3-D5-1F-30-01-00-00" | 2                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T12:00:00+00:00", "value": 2}] | fail    | discard_file_raise_incident |
       | sixty-days-and-an-hour | "MGF"     | "90-B3-D5-1F-30-01-00-00" | 2                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T11:00:00+00:00", "value": 2}] | pass    | none                        |
 
-  @rule-TMAD-T5.7-MEF-authenticator @TMAD-T5.7/Migration_Group_Encrypted_File @TMAD-5.7 @TMAD-T5.9/5.9.7 @actor-Authenticator
+  @rule-TMAD-T5.7-MEF-authenticator @TMAD-T5.7/Migration_Group_Encrypted_File @TMAD-5.7 @TMAD-T5.9/5.9.7 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MEF-authenticator: The Authenticator rejects an MEFCounter already stored for the Requesting Party in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -293,7 +293,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | exactly-60-days        | "MEF"     | "90-B3-D5-1F-30-01-00-00" | 2                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T12:00:00+00:00", "value": 2}] | fail    | discard_file_raise_incident |
       | sixty-days-and-an-hour | "MEF"     | "90-B3-D5-1F-30-01-00-00" | 2                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T11:00:00+00:00", "value": 2}] | pass    | none                        |
 
-  @rule-TMAD-T5.7-MVF-authenticator @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.7 @TMAD-T5.9/5.9.8 @actor-Authenticator
+  @rule-TMAD-T5.7-MVF-authenticator @TMAD-T5.7/Migration_Common_Validation_File @TMAD-5.7 @TMAD-T5.9/5.9.8 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-MVF-authenticator: The Authenticator rejects an MVFCounter already stored for the Requesting Party in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -312,7 +312,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | exactly-60-days        | "MVF"     | "90-B3-D5-1F-30-01-00-00" | 4                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T12:00:00+00:00", "value": 4}] | fail    | discard_file_raise_incident |
       | sixty-days-and-an-hour | "MVF"     | "90-B3-D5-1F-30-01-00-00" | 4                 | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T11:00:00+00:00", "value": 4}] | pass    | none                        |
 
-  @rule-TMAD-T5.7-SCF-authenticator @TMAD-T5.7/S1SP_Commissioning_File @TMAD-5.7 @TMAD-T5.9/5.9.9 @actor-Authenticator
+  @rule-TMAD-T5.7-SCF-authenticator @TMAD-T5.7/S1SP_Commissioning_File @TMAD-5.7 @TMAD-T5.9/5.9.9 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-SCF-authenticator: The Authenticator rejects an SCFCounter already stored for the S1SP in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |
@@ -333,7 +333,7 @@ Feature: TMAD Table 5.7: creation and validation of counters
       | exactly-60-days        | "SCF"     | "90-B3-D5-1F-30-00-00-0A" | 11                | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T12:00:00+00:00", "value": 11}] | (absent)                  | fail    | discard_file_raise_incident |
       | sixty-days-and-an-hour | "SCF"     | "90-B3-D5-1F-30-00-00-0A" | 11                | "2026-03-01T12:00:00+00:00" | [{"created_at": "2025-12-31T11:00:00+00:00", "value": 11}] | (absent)                  | pass    | none                        |
 
-  @rule-TMAD-T5.7-COF-authenticator @TMAD-T5.7/Commissioning_Outcome_File @TMAD-5.7 @actor-Authenticator @disputed
+  @rule-TMAD-T5.7-COF-authenticator @TMAD-T5.7/Commissioning_Outcome_File @TMAD-5.7 @actor-Authenticator @disputed @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.7-COF-authenticator: The Authenticator rejects a COFCounter already stored for the Requesting Party in the last 60 days
     Given the facts of witness "<witness>":
       | fact                     | value                      |

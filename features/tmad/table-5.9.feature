@@ -13,7 +13,7 @@ Feature: TMAD Table 5.9: authentication of a received file
   fail, it ceases processing the file, discards it and raises an Incident.
   TMAD:T5.9 (sha256 7cc1858869770160…): “Table 5.9 Step number | Checks and processing”
 
-  @rule-TMAD-T5.9-5.9.1 @TMAD-T5.9/5.9.1 @TMAD-10.1 @actor-Authenticator
+  @rule-TMAD-T5.9-5.9.1 @TMAD-T5.9/5.9.1 @TMAD-10.1 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.9-5.9.1: The file is well formed, valid against the SMETS1 Migration Schema and a single Table 10.2 structure
     Given the facts of witness "<witness>":
       | fact            | value             |
@@ -34,7 +34,7 @@ Feature: TMAD Table 5.9: authentication of a received file
       | wrong-root      | "MCF"           | "wrong-root"     | fail    | discard_file_raise_incident |
       | schema-invalid  | "MCF"           | "schema-invalid" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.9-5.9.2 @TMAD-T5.9/5.9.2 @TMAD-T10.1/Signature @actor-Authenticator
+  @rule-TMAD-T5.9-5.9.2 @TMAD-T5.9/5.9.2 @TMAD-T10.1/Signature @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.9-5.9.2: The signature is in the TMAD profile and verifies with the certificate KeyInfo identifies
     Given the facts of witness "<witness>":
       | fact            | value             |
@@ -61,7 +61,7 @@ Feature: TMAD Table 5.9: authentication of a received file
       | comment-in-signed-text  | "MCF"           | "comment-in-signed-text"    | fail    | discard_file_raise_incident |
       | other-key               | "MCF"           | "keyinfo-other-certificate" | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-T5.9-5.9.4 @TMAD-T5.9/5.9.4 @actor-Authenticator
+  @rule-TMAD-T5.9-5.9.4 @TMAD-T5.9/5.9.4 @actor-Authenticator @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T5.9-5.9.4: The certificate that checked the signature is valid at the check time
     Given the facts of witness "<witness>":
       | fact              | value               |
@@ -82,7 +82,7 @@ Feature: TMAD Table 5.9: authentication of a received file
       | one-second-after-expiry | "2028-02-29T12:00:01+00:00" | "MCF"           | (absent)                                      | fail    | discard_file_raise_incident |
       | checked-years-later     | "2046-03-01T12:00:00+00:00" | "MCF"           | (absent)                                      | fail    | discard_file_raise_incident |
 
-  @rule-TMAD-6.1-to-be-commissioned @TMAD-6.1 @actor-Commissioning_Party
+  @rule-TMAD-6.1-to-be-commissioned @TMAD-6.1 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-6.1-to-be-commissioned: The Commissioning Party accepts only a Migration Common File with ToBeCommissionedByDCC set to True
     Given the facts of witness "<witness>":
       | fact                         | value                          |

@@ -24,7 +24,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
   TMAD:T8.7.2 (sha256 eaca7433e56f0117…): “Table 8.7.2 Commissioning Request name | Service Reference
   … | Service Reference Variant”
 
-  @rule-TMAD-T8.7.1-E48 @TMAD-T8.7.1/E48 @TMAD-T8.7.2 @TMAD-8.7 @actor-DCC
+  @rule-TMAD-T8.7.1-E48 @TMAD-T8.7.1/E48 @TMAD-T8.7.2 @TMAD-8.7 @actor-DCC @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.1-E48: The DCC accepts a Commissioning Request only for a Service Reference and Variant in Table 8.7.2 (E48)
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -45,7 +45,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | read-inventory        | "DUIS"    | "8.2"                     | "8.2"                             | fail    | response_code |
       | mixed-row             | "DUIS"    | "8.1"                     | "8.7.1"                           | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-handover @TMAD-T8.7.2/Request_Handover_Of_DCC_Controlled_Device @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-handover @TMAD-T8.7.2/Request_Handover_Of_DCC_Controlled_Device @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-handover: Request Handover Of DCC Controlled Device is Service Reference 6.21, Variant 6.21
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -61,7 +61,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | right         | "DUIS"    | "Request Handover Of DCC Controlled Device" | "6.21"                    | "6.21"                            | pass    | none          |
       | wrong-variant | "DUIS"    | "Request Handover Of DCC Controlled Device" | "6.21"                    | "6.15.1"                          | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-commission-device @TMAD-T8.7.2/Commission_Device @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-commission-device @TMAD-T8.7.2/Commission_Device @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-commission-device: Commission Device is Service Reference 8.1, Variant 8.1.1
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -77,7 +77,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | right                 | "DUIS"    | "Commission Device" | "8.1"                     | "8.1.1"                           | pass    | none          |
       | variant-missing-digit | "DUIS"    | "Commission Device" | "8.1"                     | "8.1"                             | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-join-critical @TMAD-T8.7.2/Join_Service_(Critical) @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-join-critical @TMAD-T8.7.2/Join_Service_(Critical) @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-join-critical: Join Service (Critical) is Service Reference 8.7, Variant 8.7.1
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -93,7 +93,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | right                | "DUIS"    | "Join Service (Critical)" | "8.7"                     | "8.7.1"                           | pass    | none          |
       | non-critical-variant | "DUIS"    | "Join Service (Critical)" | "8.7"                     | "8.7.2"                           | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-join-non-critical @TMAD-T8.7.2/Join_Service_(Non-Critical) @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-join-non-critical @TMAD-T8.7.2/Join_Service_(Non-Critical) @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-join-non-critical: Join Service (Non-Critical) is Service Reference 8.7, Variant 8.7.2
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -109,7 +109,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | right            | "DUIS"    | "Join Service (Non-Critical)" | "8.7"                     | "8.7.2"                           | pass    | none          |
       | critical-variant | "DUIS"    | "Join Service (Non-Critical)" | "8.7"                     | "8.7.1"                           | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-update-han-device-log @TMAD-T8.7.2/Update_HAN_Device_Log @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-update-han-device-log @TMAD-T8.7.2/Update_HAN_Device_Log @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-update-han-device-log: Update HAN Device Log is Service Reference 8.11, Variant 8.11
     Given the facts of witness "<witness>":
       | fact                              | value                               |
@@ -125,7 +125,7 @@ Feature: TMAD Table 8.7.2: Commissioning Requests and their Service Reference Va
       | right         | "DUIS"    | "Update HAN Device Log" | "8.11"                    | "8.11"                            | pass    | none          |
       | float-mangled | "DUIS"    | "Update HAN Device Log" | "8.11"                    | "8.110"                           | fail    | response_code |
 
-  @rule-TMAD-T8.7.2-device-pre-notification @TMAD-T8.7.2/Device_Pre-notification @TMAD-8.6 @actor-Commissioning_Party
+  @rule-TMAD-T8.7.2-device-pre-notification @TMAD-T8.7.2/Device_Pre-notification @TMAD-8.6 @actor-Commissioning_Party @tmad-version-5.0 @tmad-version-5.1
   Scenario Outline: TMAD-T8.7.2-device-pre-notification: Device Pre-notification is Service Reference 12.2, Variant 12.2
     Given the facts of witness "<witness>":
       | fact                              | value                               |

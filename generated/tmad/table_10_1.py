@@ -39,7 +39,7 @@ OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_SIGNER = Outcome(
 )
 
 
-def check_tmad_t10_1_requestingpartyid_signer(facts):
+def check_tmad_t10_1_requestingpartyid_signer(facts, version=None):
     """TMAD-T10.1-RequestingPartyID-signer: In files the Requesting Party signs, RequestingPartyID is the signer's Entity Identifier
 
     Actor: Authenticator.  DISPUTED (requesting-party-id-scope): The requirement binds the files the Requesting Party signs (MCF, MGF, MEF); in other files RequestingPartyID identifies the related MCF's Requesting Party.
@@ -71,7 +71,7 @@ OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES = Outcome(
 )
 
 
-def check_tmad_t10_1_requestingpartyid_all_files(facts):
+def check_tmad_t10_1_requestingpartyid_all_files(facts, version=None):
     """TMAD-T10.1-RequestingPartyID-all-files: In every file, RequestingPartyID is the signer's Entity Identifier (literal reading)
 
     Actor: Authenticator.  DISPUTED (requesting-party-id-scope): The requirement binds every file that carries RequestingPartyID, so an MVF, SCF or COF must be signed with the Requesting Party's certificate (which Table 5.5 forbids).
@@ -103,7 +103,7 @@ OUTCOME_TMAD_T10_1_S1SPID = Outcome(
 )
 
 
-def check_tmad_t10_1_s1spid(facts):
+def check_tmad_t10_1_s1spid(facts, version=None):
     """TMAD-T10.1-S1SPID: In an S1SP Commissioning File, S1SPID is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -135,7 +135,7 @@ OUTCOME_TMAD_T10_1_COMMISSIONINGPARTYID = Outcome(
 )
 
 
-def check_tmad_t10_1_commissioningpartyid(facts):
+def check_tmad_t10_1_commissioningpartyid(facts, version=None):
     """TMAD-T10.1-CommissioningPartyID: In a Commissioning Outcome File, CommissioningPartyID is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -167,7 +167,7 @@ OUTCOME_TMAD_T10_1_REPORTINGPARTYID = Outcome(
 )
 
 
-def check_tmad_t10_1_reportingpartyid(facts):
+def check_tmad_t10_1_reportingpartyid(facts, version=None):
     """TMAD-T10.1-ReportingPartyID: Where a file carries ReportingPartyID, it is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -202,7 +202,7 @@ OUTCOME_TMAD_T10_1_DEVICEID = Outcome(
 )
 
 
-def check_tmad_t10_1_deviceid(facts):
+def check_tmad_t10_1_deviceid(facts, version=None):
     """TMAD-T10.1-DeviceID: Every DeviceID and CHFIdentifier is an EUI-64 in DUIS form
 
     Actor: Authenticator.
@@ -232,7 +232,7 @@ OUTCOME_TMAD_T10_1_IMPORTMPAN = Outcome(
 )
 
 
-def check_tmad_t10_1_importmpan(facts):
+def check_tmad_t10_1_importmpan(facts, version=None):
     """TMAD-T10.1-ImportMPAN: Every ImportMPAN is a DUIS MPAN: 13 characters
 
     Actor: Authenticator.
@@ -263,7 +263,7 @@ OUTCOME_TMAD_T10_1_MPRN = Outcome(
 )
 
 
-def check_tmad_t10_1_mprn(facts):
+def check_tmad_t10_1_mprn(facts, version=None):
     """TMAD-T10.1-MPRN: Every MPRN is a DUIS MPRN: 1 to 10 characters
 
     Actor: Authenticator.

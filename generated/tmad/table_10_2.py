@@ -42,7 +42,7 @@ OUTCOME_TMAD_T10_2_COF = Outcome(
 )
 
 
-def check_tmad_t10_2_cof(facts):
+def check_tmad_t10_2_cof(facts, version=None):
     """TMAD-T10.2-COF: A Commissioning Outcome File is named COF_<SCF Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<COFCounter>.xml and holds CommissioningOutcomes
 
     Actor: Commissioning Party.
@@ -81,7 +81,7 @@ OUTCOME_TMAD_T10_2_MCF = Outcome(
 )
 
 
-def check_tmad_t10_2_mcf(facts):
+def check_tmad_t10_2_mcf(facts, version=None):
     """TMAD-T10.2-MCF: A Migration Common File named by the Requesting Party is MCF_<RequestingPartyID>_<MCFCounter>_0.xml and holds MigrationCommon
 
     Actor: Requesting Party.
@@ -121,7 +121,7 @@ OUTCOME_TMAD_T10_2_MCF_SUPPLIER = Outcome(
 )
 
 
-def check_tmad_t10_2_mcf_supplier(facts):
+def check_tmad_t10_2_mcf_supplier(facts, version=None):
     """TMAD-T10.2-MCF-supplier: A Migration Common File the DCC sends to the Registered Supplier is MCF_<Supplier Signifier>_<RequestingPartyID>_<MCFCounter>_0.xml
 
     Actor: DCC.
@@ -162,7 +162,7 @@ OUTCOME_TMAD_T10_2_MGF = Outcome(
 )
 
 
-def check_tmad_t10_2_mgf(facts):
+def check_tmad_t10_2_mgf(facts, version=None):
     """TMAD-T10.2-MGF: A Migration Group File is named MGF_<RequestingPartyID>_<MCFCounter>_<MGFCounter>.xml and holds MigrationGroup
 
     Actor: Requesting Party.
@@ -200,7 +200,7 @@ OUTCOME_TMAD_T10_2_MEF = Outcome(
 )
 
 
-def check_tmad_t10_2_mef(facts):
+def check_tmad_t10_2_mef(facts, version=None):
     """TMAD-T10.2-MEF: A Migration Group Encrypted File is named MEF_<RequestingPartyID>_<MCFCounter>_<MEFCounter>.xml and holds MigrationGroupEncrypted
 
     Actor: Requesting Party.
@@ -238,7 +238,7 @@ OUTCOME_TMAD_T10_2_MVF = Outcome(
 )
 
 
-def check_tmad_t10_2_mvf(facts):
+def check_tmad_t10_2_mvf(facts, version=None):
     """TMAD-T10.2-MVF: A Migration Common Validation File is named MVF_<ReportingPartyID>_<MCFCounter>_<MVFCounter>.xml and holds MigrationValidation
 
     Actor: DCC.
@@ -276,7 +276,7 @@ OUTCOME_TMAD_T10_2_SCF = Outcome(
 )
 
 
-def check_tmad_t10_2_scf(facts):
+def check_tmad_t10_2_scf(facts, version=None):
     """TMAD-T10.2-SCF: An S1SP Commissioning File is named SCF_<Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<SCFCounter>.xml and holds S1SPOutcomes
 
     Actor: S1SP.

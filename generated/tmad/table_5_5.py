@@ -57,7 +57,7 @@ OUTCOME_TMAD_T5_5_COF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_cof_accept(facts):
+def check_tmad_t5_5_cof_accept(facts, version=None):
     """TMAD-T5.5-COF-accept: A Commissioning Outcome File is accepted only under commissioningPartyFileSigning
 
     Actor: Authenticator.
@@ -93,7 +93,7 @@ OUTCOME_TMAD_T5_5_MCF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mcf_accept(facts):
+def check_tmad_t5_5_mcf_accept(facts, version=None):
     """TMAD-T5.5-MCF-accept: A Migration Common File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -129,7 +129,7 @@ OUTCOME_TMAD_T5_5_MGF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mgf_accept(facts):
+def check_tmad_t5_5_mgf_accept(facts, version=None):
     """TMAD-T5.5-MGF-accept: A Migration Group File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -165,7 +165,7 @@ OUTCOME_TMAD_T5_5_MEF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mef_accept(facts):
+def check_tmad_t5_5_mef_accept(facts, version=None):
     """TMAD-T5.5-MEF-accept: A Migration Group Encrypted File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -201,7 +201,7 @@ OUTCOME_TMAD_T5_5_MVF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mvf_accept(facts):
+def check_tmad_t5_5_mvf_accept(facts, version=None):
     """TMAD-T5.5-MVF-accept: A Migration Common Validation File is accepted only under s1SPMigrationSigning
 
     Actor: Authenticator.
@@ -237,7 +237,7 @@ OUTCOME_TMAD_T5_5_SCF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_scf_accept(facts):
+def check_tmad_t5_5_scf_accept(facts, version=None):
     """TMAD-T5.5-SCF-accept: An S1SP Commissioning File is accepted only under s1SPMigrationSigning
 
     Actor: Authenticator.
@@ -275,7 +275,7 @@ OUTCOME_TMAD_T5_5_DUIS_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_duis_accept(facts):
+def check_tmad_t5_5_duis_accept(facts, version=None):
     """TMAD-T5.5-DUIS-accept: A Commissioning Request is accepted only under commissioningPartyXmlSigning (Response Code C2)
 
     Actor: DCC.
@@ -310,7 +310,7 @@ OUTCOME_TMAD_T5_5_COF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_cof_sign(facts):
+def check_tmad_t5_5_cof_sign(facts, version=None):
     """TMAD-T5.5-COF-sign: The Commissioning Party signs Commissioning Outcome Files only with a commissioningPartyFileSigning key
 
     Actor: Commissioning Party.
@@ -341,7 +341,7 @@ OUTCOME_TMAD_T5_5_MCF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mcf_sign(facts):
+def check_tmad_t5_5_mcf_sign(facts, version=None):
     """TMAD-T5.5-MCF-sign: The Requesting Party signs Migration Common Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -372,7 +372,7 @@ OUTCOME_TMAD_T5_5_MGF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mgf_sign(facts):
+def check_tmad_t5_5_mgf_sign(facts, version=None):
     """TMAD-T5.5-MGF-sign: The Requesting Party signs Migration Group Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -403,7 +403,7 @@ OUTCOME_TMAD_T5_5_MEF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mef_sign(facts):
+def check_tmad_t5_5_mef_sign(facts, version=None):
     """TMAD-T5.5-MEF-sign: The Requesting Party signs Migration Group Encrypted Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -434,7 +434,7 @@ OUTCOME_TMAD_T5_5_MVF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mvf_sign(facts):
+def check_tmad_t5_5_mvf_sign(facts, version=None):
     """TMAD-T5.5-MVF-sign: Migration Common Validation Files are signed only with an s1SPMigrationSigning key
 
     Actor: S1SP.
@@ -465,7 +465,7 @@ OUTCOME_TMAD_T5_5_SCF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_scf_sign(facts):
+def check_tmad_t5_5_scf_sign(facts, version=None):
     """TMAD-T5.5-SCF-sign: The S1SP signs S1SP Commissioning Files only with an s1SPMigrationSigning key
 
     Actor: S1SP.
@@ -496,7 +496,7 @@ OUTCOME_TMAD_T5_5_DUIS_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_duis_sign(facts):
+def check_tmad_t5_5_duis_sign(facts, version=None):
     """TMAD-T5.5-DUIS-sign: The Commissioning Party signs Commissioning Requests only with a commissioningPartyXmlSigning key
 
     Actor: Commissioning Party.

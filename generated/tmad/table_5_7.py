@@ -64,7 +64,7 @@ OUTCOME_TMAD_T5_7_COF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_cof_creator(facts):
+def check_tmad_t5_7_cof_creator(facts, version=None):
     """TMAD-T5.7-COF-creator: The Commissioning Party increases its Commissioning Outcome File Counter for each file
 
     Actor: Commissioning Party.
@@ -95,7 +95,7 @@ OUTCOME_TMAD_T5_7_MCF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_creator(facts):
+def check_tmad_t5_7_mcf_creator(facts, version=None):
     """TMAD-T5.7-MCF-creator: The Requesting Party increases its Migration Common File Counter for each file
 
     Actor: Requesting Party.
@@ -125,7 +125,7 @@ OUTCOME_TMAD_T5_7_MGF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mgf_creator(facts):
+def check_tmad_t5_7_mgf_creator(facts, version=None):
     """TMAD-T5.7-MGF-creator: The Requesting Party increases its Migration Group File Counter for each file
 
     Actor: Requesting Party.
@@ -156,7 +156,7 @@ OUTCOME_TMAD_T5_7_MEF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mef_creator(facts):
+def check_tmad_t5_7_mef_creator(facts, version=None):
     """TMAD-T5.7-MEF-creator: The Requesting Party increases its Migration Group Encrypted File Counter for each file
 
     Actor: Requesting Party.
@@ -187,7 +187,7 @@ OUTCOME_TMAD_T5_7_MVF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_creator(facts):
+def check_tmad_t5_7_mvf_creator(facts, version=None):
     """TMAD-T5.7-MVF-creator: The S1SP increases its Migration Common Validation File Counter for each file
 
     Actor: S1SP.  DISPUTED (mvf-creator): The S1SP creates the MVF and keeps its counter (Table 5.7 'Party creating the file'; Table 5.5 'Party Digitally Signing').
@@ -218,7 +218,7 @@ OUTCOME_TMAD_T5_7_MVF_CREATOR_DCC = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_creator_dcc(facts):
+def check_tmad_t5_7_mvf_creator_dcc(facts, version=None):
     """TMAD-T5.7-MVF-creator-DCC: The DCC increases its Migration Common Validation File Counter for each file
 
     Actor: DCC.  DISPUTED (mvf-creator): The DCC creates the MVF and keeps its counter (Clause 5.10(b) and (d)).
@@ -253,7 +253,7 @@ OUTCOME_TMAD_T5_7_SCF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_scf_creator(facts):
+def check_tmad_t5_7_scf_creator(facts, version=None):
     """TMAD-T5.7-SCF-creator: The S1SP increases its S1SP Commissioning File Counter for each file
 
     Actor: S1SP.
@@ -284,7 +284,7 @@ OUTCOME_TMAD_5_6_STEP_ANY = Outcome(
 )
 
 
-def check_tmad_5_6_step_any(facts):
+def check_tmad_5_6_step_any(facts, version=None):
     """TMAD-5.6-step-any: A Requesting Party's file counters increase (any step)
 
     Actor: Requesting Party.  DISPUTED (counter-sequential-step): 'Sequentially increased' means each file's counter is larger than the last; gaps are allowed.
@@ -322,7 +322,7 @@ OUTCOME_TMAD_5_6_STEP_ONE = Outcome(
 )
 
 
-def check_tmad_5_6_step_one(facts):
+def check_tmad_5_6_step_one(facts, version=None):
     """TMAD-5.6-step-one: A Requesting Party's file counters increase by exactly one
 
     Actor: Requesting Party.  DISPUTED (counter-sequential-step): 'Sequentially increased' means each file's counter is the previous one plus one; gaps are non-compliant.
@@ -360,7 +360,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_RP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_rp(facts):
+def check_tmad_t5_7_mcf_related_rp(facts, version=None):
     """TMAD-T5.7-MCF-related-RP: Files a Requesting Party relates to an MCF carry its MCFCounter and RequestingPartyID
 
     Actor: Requesting Party.
@@ -391,7 +391,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_S1SP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_s1sp(facts):
+def check_tmad_t5_7_mcf_related_s1sp(facts, version=None):
     """TMAD-T5.7-MCF-related-S1SP: Files the S1SP relates to an MCF carry its MCFCounter and RequestingPartyID
 
     Actor: S1SP.
@@ -422,7 +422,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_CP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_cp(facts):
+def check_tmad_t5_7_mcf_related_cp(facts, version=None):
     """TMAD-T5.7-MCF-related-CP: Commissioning Outcome Files carry the MCFCounter and RequestingPartyID
 
     Actor: Commissioning Party.
@@ -454,7 +454,7 @@ OUTCOME_TMAD_T5_7_MCF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_authenticator(facts):
+def check_tmad_t5_7_mcf_authenticator(facts, version=None):
     """TMAD-T5.7-MCF-authenticator: The Authenticator rejects an MCFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -489,7 +489,7 @@ OUTCOME_TMAD_T5_7_MGF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mgf_authenticator(facts):
+def check_tmad_t5_7_mgf_authenticator(facts, version=None):
     """TMAD-T5.7-MGF-authenticator: The Authenticator rejects an MGFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -525,7 +525,7 @@ OUTCOME_TMAD_T5_7_MEF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mef_authenticator(facts):
+def check_tmad_t5_7_mef_authenticator(facts, version=None):
     """TMAD-T5.7-MEF-authenticator: The Authenticator rejects an MEFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -561,7 +561,7 @@ OUTCOME_TMAD_T5_7_MVF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_authenticator(facts):
+def check_tmad_t5_7_mvf_authenticator(facts, version=None):
     """TMAD-T5.7-MVF-authenticator: The Authenticator rejects an MVFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -597,7 +597,7 @@ OUTCOME_TMAD_T5_7_SCF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_scf_authenticator(facts):
+def check_tmad_t5_7_scf_authenticator(facts, version=None):
     """TMAD-T5.7-SCF-authenticator: The Authenticator rejects an SCFCounter already stored for the S1SP in the last 60 days
 
     Actor: Authenticator.
@@ -632,7 +632,7 @@ OUTCOME_TMAD_T5_7_COF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_cof_authenticator(facts):
+def check_tmad_t5_7_cof_authenticator(facts, version=None):
     """TMAD-T5.7-COF-authenticator: The Authenticator rejects a COFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.  DISPUTED (cof-anti-replay): The Commissioning Outcome File Stored Counter of Table 5.7 is checked like the others (60 days, keyed by RequestingPartyID, which Table 5.7 puts in all related files).

@@ -28,7 +28,7 @@ OUTCOME_TMAD_T5_9_5_9_1 = Outcome(
 )
 
 
-def check_tmad_t5_9_5_9_1(facts):
+def check_tmad_t5_9_5_9_1(facts, version=None):
     """TMAD-T5.9-5.9.1: The file is well formed, valid against the SMETS1 Migration Schema and a single Table 10.2 structure
 
     Actor: Authenticator.
@@ -57,7 +57,7 @@ OUTCOME_TMAD_T5_9_5_9_2 = Outcome(
 )
 
 
-def check_tmad_t5_9_5_9_2(facts):
+def check_tmad_t5_9_5_9_2(facts, version=None):
     """TMAD-T5.9-5.9.2: The signature is in the TMAD profile and verifies with the certificate KeyInfo identifies
 
     Actor: Authenticator.
@@ -85,7 +85,7 @@ OUTCOME_TMAD_T5_9_5_9_4 = Outcome(
 )
 
 
-def check_tmad_t5_9_5_9_4(facts):
+def check_tmad_t5_9_5_9_4(facts, version=None):
     """TMAD-T5.9-5.9.4: The certificate that checked the signature is valid at the check time
 
     Actor: Authenticator.
@@ -110,7 +110,7 @@ OUTCOME_TMAD_6_1_TO_BE_COMMISSIONED = Outcome(
 )
 
 
-def check_tmad_6_1_to_be_commissioned(facts):
+def check_tmad_6_1_to_be_commissioned(facts, version=None):
     """TMAD-6.1-to-be-commissioned: The Commissioning Party accepts only a Migration Common File with ToBeCommissionedByDCC set to True
 
     Actor: Commissioning Party.

@@ -39,7 +39,7 @@ OUTCOME_TMAD_T8_7_1_E48 = Outcome(
 )
 
 
-def check_tmad_t8_7_1_e48(facts):
+def check_tmad_t8_7_1_e48(facts, version=None):
     """TMAD-T8.7.1-E48: The DCC accepts a Commissioning Request only for a Service Reference and Variant in Table 8.7.2 (E48)
 
     Actor: DCC.
@@ -77,7 +77,7 @@ OUTCOME_TMAD_T8_7_2_HANDOVER = Outcome(
 )
 
 
-def check_tmad_t8_7_2_handover(facts):
+def check_tmad_t8_7_2_handover(facts, version=None):
     """TMAD-T8.7.2-handover: Request Handover Of DCC Controlled Device is Service Reference 6.21, Variant 6.21
 
     Actor: Commissioning Party.
@@ -115,7 +115,7 @@ OUTCOME_TMAD_T8_7_2_COMMISSION_DEVICE = Outcome(
 )
 
 
-def check_tmad_t8_7_2_commission_device(facts):
+def check_tmad_t8_7_2_commission_device(facts, version=None):
     """TMAD-T8.7.2-commission-device: Commission Device is Service Reference 8.1, Variant 8.1.1
 
     Actor: Commissioning Party.
@@ -153,7 +153,7 @@ OUTCOME_TMAD_T8_7_2_JOIN_CRITICAL = Outcome(
 )
 
 
-def check_tmad_t8_7_2_join_critical(facts):
+def check_tmad_t8_7_2_join_critical(facts, version=None):
     """TMAD-T8.7.2-join-critical: Join Service (Critical) is Service Reference 8.7, Variant 8.7.1
 
     Actor: Commissioning Party.
@@ -191,7 +191,7 @@ OUTCOME_TMAD_T8_7_2_JOIN_NON_CRITICAL = Outcome(
 )
 
 
-def check_tmad_t8_7_2_join_non_critical(facts):
+def check_tmad_t8_7_2_join_non_critical(facts, version=None):
     """TMAD-T8.7.2-join-non-critical: Join Service (Non-Critical) is Service Reference 8.7, Variant 8.7.2
 
     Actor: Commissioning Party.
@@ -229,7 +229,7 @@ OUTCOME_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG = Outcome(
 )
 
 
-def check_tmad_t8_7_2_update_han_device_log(facts):
+def check_tmad_t8_7_2_update_han_device_log(facts, version=None):
     """TMAD-T8.7.2-update-han-device-log: Update HAN Device Log is Service Reference 8.11, Variant 8.11
 
     Actor: Commissioning Party.
@@ -267,7 +267,7 @@ OUTCOME_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION = Outcome(
 )
 
 
-def check_tmad_t8_7_2_device_pre_notification(facts):
+def check_tmad_t8_7_2_device_pre_notification(facts, version=None):
     """TMAD-T8.7.2-device-pre-notification: Device Pre-notification is Service Reference 12.2, Variant 12.2
 
     Actor: Commissioning Party.

@@ -28,8 +28,24 @@ def predicate_expr(pred: dict, depth: int = 1) -> str:
         return f"p.negate({predicate_expr(args, depth)})"
     if name not in PRIMITIVES:
         raise ValueError(f"unknown primitive {name!r}")
-    kwargs = ", ".join(f"{ARG_ALIASES.get(k, k)}={v!r}" for k, v in args.items())
+    kwargs = ", ".join(f"{ARG_ALIASES.get(k, k)}={_arg(v)}" for k, v in args.items())
     return f"p.{PRIMITIVES[name].__name__}(facts, {kwargs})"
+
+
+def _arg(value: Any) -> str:
+    """A literal argument, or a per-version value ({value: NAME} -> values['NAME'])."""
+    if isinstance(value, dict) and set(value) == {"value"}:
+        return f"values[{value['value']!r}]"
+    return repr(value)
+
+
+def version_table(rule: Rule) -> dict[str, dict[str, Any]]:
+    """{version: {name: value}} from the rule's {name: {version: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, by_version in sorted(rule.values.items()):
+        for version, value in sorted(by_version.items()):
+            out.setdefault(version, {})[name] = value
+    return out
 
 
 def applicability_preds(rule: Rule) -> list[dict]:
@@ -73,14 +89,19 @@ def witness_columns(rule: Rule) -> list[str]:
     return cols
 
 
-def examples_table(rule: Rule) -> list[list[str]]:
+def examples_table(rule: Rule, version: str | None = None) -> list[list[str]]:
+    """Examples rows from the witnesses; with a version, each row's verdict for that version
+    (witnesses that state no verdict for it are left out)."""
     cols = witness_columns(rule)
     outcome = rule.outcome["action"] if rule.outcome else "none"
     rows = [["witness", *cols, "verdict", "outcome"]]
     for w in rule.witnesses:
+        expect = w.expect_for(version) if version else w.expect
+        if not isinstance(expect, str):
+            continue
         flat = flatten(w.facts)
-        rows.append([w.id, *[cell(flat.get(c, _MISSING)) for c in cols], w.expect,
-                     outcome if w.expect == "fail" else "none"])
+        rows.append([w.id, *[cell(flat.get(c, _MISSING)) for c in cols], expect,
+                     outcome if expect == "fail" else "none"])
     return rows
 
 

@@ -25,10 +25,11 @@ REPORT_FILES = ("report.html", "report.md", "report.json", "results.json", "juni
 
 
 class _ProgressPlugin:
-    """Advances a rich progress bar per scenario and keeps collection errors."""
+    """Advances a rich progress bar per scenario, with a running tally, and keeps collection errors."""
 
     def __init__(self, progress: Progress | None):
         self.progress, self.task, self.collect_errors = progress, None, []
+        self.tally = {"passed": 0, "failed": 0, "not applicable": 0, "error": 0}
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -36,15 +37,27 @@ class _ProgressPlugin:
 
     def pytest_collection_finish(self, session):
         if self.progress is not None:
-            self.task = self.progress.add_task("scenarios", total=len(session.items))
+            self.task = self.progress.add_task("scenarios", total=len(session.items), tally="")
 
     def pytest_runtest_logfinish(self, nodeid, location):
+        from .bdd import plugin   # its records say passed / failed / not applicable / error
+
+        if plugin._records and plugin._records[-1]["test"] == nodeid:
+            self.tally[plugin._records[-1]["status"]] += 1
         if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task)
+            self.progress.update(self.task, advance=1,
+                                 tally=", ".join(f"{v} {k}" for k, v in self.tally.items() if v))
+
+
+# Adapter options (tmadkit.iut) -> the plugin's command-line flags.
+IUT_OPTIONS = {"cmd": "--tmadkit-iut-cmd", "inbox": "--tmadkit-inbox", "outbox": "--tmadkit-outbox",
+               "timeout": "--tmadkit-timeout", "declaration": "--tmadkit-declaration", "version": "--tmadkit-version"}
 
 
 def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: bool = True,
-        pytest_args: list[str] | None = None) -> dict:
+        pytest_args: list[str] | None = None, iut_options: dict | None = None) -> dict:
+    """`iut_options`: cmd, inbox, outbox, timeout, declaration, version (see tmadkit.iut)."""
+    adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     with tempfile.TemporaryDirectory(prefix="tmadkit-run-") as tmp:
@@ -54,19 +67,22 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         args = [str(FEATURES_MODULE), "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
                 "-p", "no:terminal", f"--tmadkit-iut={iut}", f"--tmadkit-results={results_path}",
                 f"--junitxml={out / 'junit.xml'}", f"--cucumberjson={out / 'cucumber.json'}",
-                "-o", "junit_family=xunit2", *(pytest_args or [])]
+                "-o", "junit_family=xunit2", *adapter_args, *(pytest_args or [])]
         progress = Progress(TextColumn("[bold]conformance[/]"), BarColumn(), MofNCompleteColumn(),
-                            transient=True, disable=not show_progress)
+                            TextColumn("{task.fields[tally]}"), transient=True, disable=not show_progress)
         plugin = _ProgressPlugin(progress if show_progress else None)
         with progress:
             code = pytest.main(args, plugins=[plugin])
         if plugin.collect_errors:
             raise TmadkitError("features could not be collected:\n  " + "\n  ".join(plugin.collect_errors))
+        if code == pytest.ExitCode.USAGE_ERROR:
+            raise TmadkitError("the implementation under test could not be opened (see the message above)")
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not results_path.is_file():
             raise TmadkitError(f"the conformance run did not complete (pytest exit code {int(code)})")
         results = json.loads(results_path.read_text(encoding="utf-8"))
-    results["run"] = {"implementation": iut, "started": started, "tmadkit": __version__,
-                      "python": platform.python_version()}
+    results["run"] = {"implementation": results.get("implementation") or iut, "adapter": results.get("adapter"),
+                      "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
+                      "started": started, "tmadkit": __version__, "python": platform.python_version()}
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return write_report(out, results)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import __version__, codegen, paths, traceability
+from . import __version__, codegen, paths, sources, traceability
 from .catalogue import Catalogue
 from .rules import Rule, RuleFile, RuleSet
 from .smi import generate as smi_generate
@@ -73,6 +73,8 @@ def _module(env: jinja2.Environment, rule_file: RuleFile, rules: list[Rule]) -> 
             "outcome_items": list(r.outcome.items()),
             "applicability": [codegen.predicate_expr(a, depth=1) for a in codegen.applicability_preds(r)],
             "expr": codegen.predicate_expr(r.predicate, depth=1),
+            "version_values": codegen.version_table(r),
+            "current_version": sources.current_version(r.document),
         })
     return env.get_template("check_module.py.j2").render(
         header=_header(rule_file, rules, "#"), rule_file=rule_file, rules=ctx_rules)
@@ -96,14 +98,21 @@ def _feature(env: jinja2.Environment, rule_file: RuleFile, rules: list[Rule], ca
             tags.append("@disputed")
         cols = codegen.witness_columns(r)
         facts_rows = [["fact", "value"], *[[c, f"<{c}>"] for c in cols]]
-        scenarios.append({
-            "name": f"{r.id}: {r.title}",
-            "tags": " ".join(dict.fromkeys(tags)),
-            "rule_id": r.id,
-            "actor": r.actor,
-            "facts_table": codegen.align(facts_rows, " " * 6),
-            "examples": codegen.align(codegen.examples_table(r), " " * 6),
-        })
+        versions = sources.rule_versions(r)
+        # A rule whose values or verdicts differ by version gets one outline per version;
+        # any other rule one outline, tagged with every version it applies to.
+        for version in (versions if r.versioned else [None]):
+            scoped = [version] if version else versions
+            version_tags = [f"@{r.document.lower()}-version-{v}" for v in scoped]
+            scenarios.append({
+                "name": f"{r.id}: {r.title}" + (f" [{r.document} {version}]" if version else ""),
+                "tags": " ".join(dict.fromkeys([*tags, *version_tags])),
+                "rule_id": r.id,
+                "actor": r.actor,
+                "when_suffix": f" of {r.document} {version}" if version else "",
+                "facts_table": codegen.align(facts_rows, " " * 6),
+                "examples": codegen.align(codegen.examples_table(r, version), " " * 6),
+            })
     return env.get_template("feature.j2").render(
         header=_header(rule_file, rules, "#"), feature_tags=" ".join(feature_tags), rule_file=rule_file,
         description=description, scenarios=scenarios)
@@ -130,6 +139,7 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
             manifest_rules[r.id].update({
                 "module": mod, "function": r.slug, "feature": feat,
                 "scenario": f"{r.id}: {r.title}", "witnesses": len(r.witnesses),
+                "versions": sources.rule_versions(r),
             })
     # SMI state machines: their own validator, feature and diagram (tmadkit/smi/generate.py)
     files.update(smi_generate.artefacts(ruleset, catalogues))

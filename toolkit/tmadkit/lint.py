@@ -39,7 +39,7 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
             loaded.append(load_file(path))
         except InputError as exc:
             where = f"at {exc.where}: " if exc.where else ""
-            findings.append(Finding("schema", exc.file or str(path), exc.line, where + exc.message))
+            findings.append(Finding("schema", exc.file or str(path), exc.line, where + exc.message.removeprefix("schema: ")))
     all_rules = {r.id: r for f in loaded for r in f.rules}
     seen: dict[str, Rule] = {}
     for rf in loaded:
@@ -105,7 +105,7 @@ def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]
         if cat.normalise(c.quote) not in entry.text:
             f("quote-mismatch", f"{rule.id}: the quote for {c.id} is not verbatim text of that clause", c.id)
     if rule.testable:
-        expects = [w.expect for w in rule.witnesses]
+        expects = set().union(*(w.verdicts for w in rule.witnesses)) if rule.witnesses else set()
         if "fail" not in expects:
             f("no-failing-witness", f"{rule.id} has no failing witness: nothing proves its check can fail")
         if "pass" not in expects:

@@ -46,6 +46,17 @@ class MutationReport:
         return [m for m in self.mutants if not m.killed]
 
 
+def witness_cases(rule) -> list[tuple]:
+    """(witness, version, expected verdict): once, or once per version it states a verdict for."""
+    out = []
+    for w in rule.witnesses:
+        if isinstance(w.expect, str):
+            out.append((w, None, w.expect))
+        else:
+            out.extend((w, v, e) for v, e in sorted(w.expect.items()))
+    return out
+
+
 def _perturb(value):
     if isinstance(value, bool):
         return not value
@@ -64,6 +75,13 @@ class _ConstantSites(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call):
         f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "p" \
+                and f.attr == "version_values" and node.args and isinstance(node.args[0], ast.Dict):
+            # the per-version values: each must be pinned by a witness of that version
+            for const in (n for n in ast.walk(node.args[0]) if isinstance(n, ast.Constant)):
+                if isinstance(const.value, int) and not isinstance(const.value, bool):
+                    self.sites.append((const, f"version value {const.value!r} -> {_perturb(const.value)!r}"))
+            return
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "p":
             for kw in node.keywords:
                 for const in (n for n in ast.walk(kw.value) if isinstance(n, ast.Constant)):
@@ -118,13 +136,13 @@ def run(ruleset: RuleSet) -> MutationReport:
             for kind, description, mutant_tree in _mutants(tree, manifest[rid]["function"]):
                 m = Mutant(rid, kind, description)
                 check = _load(mutant_tree, str(path)).CHECKS[rid]
-                for w in rule.witnesses:
+                for w, version, expect in witness_cases(rule):
                     try:
-                        status = evaluate(check, w.facts).status
+                        status = evaluate(check, w.facts, version).status
                     except Exception as exc:  # a crash on a witness also exposes the mutant
                         status = f"error: {type(exc).__name__}"
-                    if status != w.expect:
-                        m.killed, m.killed_by = True, f"{w.id} (expected {w.expect}, got {status})"
+                    if status != expect:
+                        m.killed, m.killed_by = True, f"{w.id}@{version or '-'} (expected {expect}, got {status})"
                         break
                 report.mutants.append(m)
     return report

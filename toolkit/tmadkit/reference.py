@@ -18,10 +18,10 @@ class ReferenceImplementation:
     name = "tmadkit reference"
     roles = ("DCC", "DCO", "S1SP", "Commissioning Party", "Requesting Party", "Supplier Party", "Authenticator")
 
-    def apply(self, actor: str, rule_id: str, facts: Mapping[str, Any]) -> Verdict:
+    def apply(self, actor: str, rule_id: str, facts: Mapping[str, Any], version: str | None = None) -> Verdict:
         if actor not in self.roles:
             raise ValueError(f"{self.name} does not play {actor}")
-        return evaluate(registry.check(rule_id), facts)
+        return evaluate(registry.check(rule_id), facts, version)
 
     def smi_apply(self, events: list[dict], readings: list[str] | None = None) -> dict:
         """The DCC's Smart Metering Inventory role: apply setup, clock and event items in order

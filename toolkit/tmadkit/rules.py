@@ -32,9 +32,19 @@ class Citation:
 @dataclass(frozen=True)
 class Witness:
     id: str
-    expect: str
+    expect: str | dict           # a verdict, or {version: verdict} where it differs by version
     facts: dict
     description: str = ""
+
+    def expect_for(self, version: str | None) -> str | None:
+        """The verdict expected under a document version (None: not stated for that version)."""
+        if isinstance(self.expect, str):
+            return self.expect
+        return self.expect.get(version) if version else None
+
+    @property
+    def verdicts(self) -> set[str]:
+        return {self.expect} if isinstance(self.expect, str) else set(self.expect.values())
 
 
 @dataclass
@@ -54,6 +64,12 @@ class Rule:
     witnesses: list[Witness] = field(default_factory=list)
     disputed: dict | None = None
     notes: str | None = None
+    values: dict = field(default_factory=dict)   # name -> {version: value}
+
+    @property
+    def versioned(self) -> bool:
+        """True when the rule's value or its witnesses' verdicts differ by version."""
+        return bool(self.values) or any(isinstance(w.expect, dict) for w in self.witnesses)
 
     @property
     def clause_ids(self) -> list[str]:
@@ -244,7 +260,7 @@ def _rule(d: dict, document: str, rel: str, line: int) -> Rule:
         reason=d.get("reason"), applies_to=d.get("applies_to", {}), outcome=d.get("outcome"),
         predicate=d.get("predicate"),
         witnesses=[Witness(w["id"], w["expect"], w["facts"], w.get("description", "")) for w in d.get("witnesses", [])],
-        disputed=d.get("disputed"), notes=d.get("notes"),
+        disputed=d.get("disputed"), notes=d.get("notes"), values=d.get("values", {}),
     )
 
 

@@ -36,8 +36,29 @@ def catalogued() -> list[tuple[Source, dict]]:
     return sorted(pairs, key=lambda p: (not p[1].get("current", False), p[0].document, p[1]["version"]))
 
 
+def version_key(version: str) -> tuple:
+    """Document versions in order: 5.0 < 5.1 < 6.1F (numbers first, then any suffix)."""
+    import re
+
+    parts = re.findall(r"\d+|[^\d.]+", version)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+
+
 def versions(document: str) -> list[str]:
-    return sorted(spec["version"] for s, spec in catalogued() if s.document == document)
+    return sorted({spec["version"] for s, spec in catalogued() if s.document == document}, key=version_key)
+
+
+def rule_versions(rule) -> list[str]:
+    """The document versions a rule applies to: all catalogued ones, within applies_to.versions."""
+    bounds = rule.applies_to.get("versions", {})
+    out = []
+    for v in versions(rule.document):
+        if "since" in bounds and version_key(v) < version_key(bounds["since"]):
+            continue
+        if "until" in bounds and version_key(v) > version_key(bounds["until"]):
+            continue
+        out.append(v)
+    return out
 
 
 def ingest(source: Source, spec: dict, out_root: Path | None = None) -> catalogue.Catalogue:

@@ -113,6 +113,6 @@ def materialise(facts: Mapping[str, Any]) -> Mapping[str, Any]:
     return file_facts(ReceivedFile(name, content), ctx, extra)
 
 
-def evaluate(check, facts: Mapping[str, Any]):
-    """Run a generated check on a witness's facts (materialised first)."""
-    return check(materialise(facts))
+def evaluate(check, facts: Mapping[str, Any], version: str | None = None):
+    """Run a generated check on a witness's facts (materialised first), under a document version."""
+    return check(materialise(facts), version)

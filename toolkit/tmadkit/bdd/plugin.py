@@ -1,22 +1,28 @@
 """pytest plugin (registered by the package's pytest11 entry point).
 
-- `--tmadkit-iut MODULE:FACTORY` chooses the implementation under test (default: the
-  built-in reference implementation);
+- `--tmadkit-iut MODULE:FACTORY` chooses an in-process implementation under test (default: the
+  built-in reference implementation); `--tmadkit-iut-cmd 'CMD {file}'` a command run per file;
+  `--tmadkit-inbox DIR --tmadkit-outbox DIR` a file exchange (tmadkit/iut/CONTRACT.md);
+- scenarios outside what the implementation declares (roles, GroupIDs, TMAD versions;
+  `--tmadkit-declaration FILE`, `--tmadkit-version V`) or that its adapter cannot drive are
+  skipped and recorded as *not applicable*, with the reason;
 - Gherkin tags become markers with Python-safe names (@TMAD-T5.5 -> TMAD_T5_5,
   @rule-TMAD-T5.5-MCF-accept -> rule_TMAD_T5_5_MCF_accept, @actor-DCC -> actor_DCC), so
-  `-m "TMAD_T5_10 and actor_DCC"` selects by clause and actor;
+  `-m "TMAD_T5_10 and actor_DCC"` selects by clause and actor, `tmad_version_5_1` by
+  TMAD version; rules restricted to GroupIDs also get `group_XX` markers;
 - every scenario carries its rule and clause ids as JUnit properties;
 - `--tmadkit-results PATH` writes each scenario's outcome, expected and actual verdict
   as JSON, which `tmadkit report` turns back into per-clause results.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from ..iut import applicability
 
 # pytest-bdd registers step definitions as fixtures in the module that declares them, so
 # that module must itself be a plugin for the steps to be found from any test module.
@@ -24,12 +30,24 @@ pytest_plugins = ["tmadkit.bdd.steps", "tmadkit.bdd.smi_steps"]
 
 _config: pytest.Config | None = None
 _records: list[dict] = []
+_adapter = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tmadkit")
     group.addoption("--tmadkit-iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
                     help="implementation under test (a callable returning it); default: the reference")
+    group.addoption("--tmadkit-iut-cmd", default=None, metavar="'CMD {file}'",
+                    help="command adapter: run per file, read the JSON answer on stdout (placeholders "
+                         "{file} {name} {as} {at} {pki})")
+    group.addoption("--tmadkit-inbox", default=None, metavar="DIR", help="file-exchange adapter: the implementation's inbox")
+    group.addoption("--tmadkit-outbox", default=None, metavar="DIR", help="file-exchange adapter: its outbox")
+    group.addoption("--tmadkit-timeout", default=None, type=float, metavar="SECONDS",
+                    help="how long a command or file exchange may take per scenario before it is an error (default 30)")
+    group.addoption("--tmadkit-declaration", default=None, metavar="FILE",
+                    help="JSON declaration of the roles, GroupIDs and TMAD versions the implementation supports")
+    group.addoption("--tmadkit-version", default=None, metavar="VERSION",
+                    help="TMAD version the run is for (default: every version the implementation declares)")
     group.addoption("--tmadkit-results", default=None, metavar="PATH",
                     help="write per-scenario results (JSON) for `tmadkit report`")
 
@@ -38,6 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
     global _config
     _config = config
     _records.clear()
+    # a fresh session opens its own adapter (tmadkit conformance may run several in one process)
+    global _adapter
+    _adapter = None
 
 
 def marker_name(tag: str) -> str:
@@ -51,19 +72,20 @@ def pytest_bdd_apply_tag(tag: str, function):
     return getattr(pytest.mark, name)(function)
 
 
-def load_factory(spec: str):
-    module_name, _, attr = spec.partition(":")
-    if not attr:
-        raise pytest.UsageError(f"--tmadkit-iut {spec!r}: expected MODULE:FACTORY")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise pytest.UsageError(f"--tmadkit-iut {spec!r}: {exc}") from None
-
-
 @pytest.fixture(scope="session")
 def tmadkit_iut(pytestconfig: pytest.Config):
-    return load_factory(pytestconfig.getoption("tmadkit_iut"))()
+    """The implementation under test, behind its adapter (tmadkit.iut)."""
+    from ..iut import open_adapter
+
+    global _adapter
+    opt = pytestconfig.getoption
+    try:
+        _adapter = open_adapter(iut=opt("tmadkit_iut"), cmd=opt("tmadkit_iut_cmd"), inbox=opt("tmadkit_inbox"),
+                            outbox=opt("tmadkit_outbox"), timeout=opt("tmadkit_timeout"),
+                            declaration=opt("tmadkit_declaration"))
+    except (ValueError, ImportError) as exc:
+        raise pytest.UsageError(f"tmadkit: {exc}") from None
+    return _adapter
 
 
 @pytest.fixture
@@ -90,7 +112,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 for c in rules[rid]["clauses"]:
                     item.user_properties.append(("clause", c["id"]))
                 item.user_properties.append(("actor", rules[rid]["actor"]))
+                for name in applicability.markers(rid):
+                    if _config is not None:
+                        _config.addinivalue_line("markers", f"{name}: GroupID the rule applies to")
+                    item.add_marker(name)
                 break
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_step(request: pytest.FixtureRequest, feature, scenario, step, step_func) -> None:
+    """Before a scenario's first step: is it applicable to this implementation?  If not, skip
+    it with the reason; the scenario report's steps are marked so Cucumber JSON says skipped."""
+    if step is not scenario.steps[0]:
+        return
+    item = request.node
+    rid = getattr(item, "_tmadkit_rule_id", None)
+    if rid is None:
+        return
+    example = request.getfixturevalue("_pytest_bdd_example") or {}
+    reason = applicability.reason(request.getfixturevalue("tmadkit_iut"), rid, example.get("witness"),
+                                  smi=any(m.name.startswith("smi_") for m in item.iter_markers()),
+                                  target_version=request.config.getoption("tmadkit_version"))
+    if reason is None:
+        return
+    record = request.getfixturevalue("tmadkit_scenario_record")
+    record.update(rule=rid, witness=example.get("witness"), not_applicable=reason)
+    from pytest_bdd import reporting
+
+    report = reporting.scenario_reports_registry.get(item)
+    if report is not None:
+        report.fail()   # pytest-bdd's Cucumber JSON calls a skipped step "passed" unless it is marked
+    pytest.skip(f"not applicable: {reason}")
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature, scenario, step, step_func, step_func_args,
+                          exception) -> None:
+    record = getattr(request.node, "_tmadkit_record", None)
+    if record is not None:
+        record["failed_step"] = f"{step.keyword} {step.name}".strip()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -102,6 +161,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         return
     if report.passed:
         status = "passed"
+    elif report.skipped and "not_applicable" in record:
+        status = "not applicable"
     elif call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
         status = "failed"
     else:
@@ -109,7 +170,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     record.setdefault("rule", getattr(item, "_tmadkit_rule_id", None))
     _records.append({
         "test": item.nodeid, "status": status, "scenario": item.name,
-        "message": None if report.passed else str(call.excinfo.value) if call.excinfo else report.longreprtext,
+        "message": (None if report.passed else record.get("not_applicable") if status == "not applicable"
+                    else str(call.excinfo.value) if call.excinfo else report.longreprtext),
         **record,
     })
 
@@ -118,8 +180,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("tmadkit_results", None)
     if not path:
         return
-    iut = session.config.getoption("tmadkit_iut")
-    data = {"implementation": iut,
+    adapter = _adapter   # None when no scenario opened it
+    data = {"implementation": adapter.description if adapter else session.config.getoption("tmadkit_iut"),
+            "adapter": adapter.kind if adapter else None,
+            "declaration": adapter.declaration.to_dict() if adapter else None,
+            "tmad_version": session.config.getoption("tmadkit_version"),
             "scenarios": sorted(_records, key=lambda r: (r.get("rule") or "", r.get("witness") or "", r["test"]))}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+

@@ -11,8 +11,19 @@ HELP = "run the generated features against an implementation (default: the built
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
-                   help="implementation under test: a callable returning it (default: the reference)")
+    iut = p.add_argument_group("implementation under test (tmadkit/iut/CONTRACT.md); default: the reference")
+    iut.add_argument("--iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
+                     help="in-process Python: a callable returning it (MODULE may be a path to a .py file)")
+    iut.add_argument("--iut-cmd", metavar="'CMD {file}'",
+                     help="a command run per file, printing a JSON answer; placeholders {file} {name} {as} {at} {pki}")
+    iut.add_argument("--iut-inbox", type=Path, metavar="DIR", help="file exchange: the implementation's inbox")
+    iut.add_argument("--iut-outbox", type=Path, metavar="DIR", help="file exchange: its outbox (verdict files)")
+    iut.add_argument("--iut-declaration", type=Path, metavar="FILE",
+                     help="JSON: the roles, GroupIDs and TMAD versions it supports (the rest is not applicable)")
+    iut.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="per scenario, for a command or file exchange (default 30); then it is an error")
+    iut.add_argument("--tmad-version", dest="tmad_version", metavar="VERSION",
+                     help="the TMAD version the run is for (default: the versions it declares)")
     p.add_argument("--out", type=Path, default=Path("tmadkit-report"), help="report folder (default ./tmadkit-report)")
     p.add_argument("-k", dest="keyword", help="only scenarios matching this pytest -k expression")
     p.add_argument("-m", dest="markexpr", help="only scenarios with these tags, e.g. 'TMAD_T5_5 and actor_DCC'")
@@ -32,7 +43,9 @@ def summary_lines(model: dict, out: Path) -> list[str]:
              f"  report       {out / 'report.html'} (also report.md, report.json, junit.xml, cucumber.json)"]
     failed = [r for r in model["rules"].values() if r.get("result") in ("failed", "error")]
     for r in failed[:10]:
-        lines.append(f"  FAILED {r['id']} [{', '.join(c['id'] for c in r['clauses'])}]")
+        lines.append(f"  {r['result'].upper()} {r['id']} [{', '.join(c['id'] for c in r['clauses'])}]")
+        for run in [x for x in r["runs"] if x["status"] in ("failed", "error")][:2]:
+            lines.append(f"      {run.get('witness')}: {(run.get('message') or '').splitlines()[0][:160] if run.get('message') else ''}")
     if len(failed) > 10:
         lines.append(f"  … and {len(failed) - 10} more failed rules (see the report)")
     return lines
@@ -44,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
         extra += ["-k", args.keyword]
     if args.markexpr:
         extra += ["-m", args.markexpr]
-    model = conformance.run(args.out, args.iut, show_progress=not args.json and sys.stderr.isatty(), pytest_args=extra)
+    options = {"cmd": args.iut_cmd, "inbox": args.iut_inbox, "outbox": args.iut_outbox, "timeout": args.timeout,
+               "declaration": args.iut_declaration, "version": args.tmad_version}
+    model = conformance.run(args.out, args.iut, show_progress=not args.json and sys.stderr.isatty(), pytest_args=extra,
+                            iut_options=options)
     sc = model["summary"].get("scenarios", {})
     if args.json:
         emit_json({"summary": model["summary"], "run": model["run"], "out": str(args.out)})

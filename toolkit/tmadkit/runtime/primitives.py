@@ -122,6 +122,33 @@ def file_name(facts: Facts, *, fact: str, parts: Sequence[Mapping[str, Any]],
     return Result(ok, f"{fact} is {_show(actual)}" + ("" if ok else f", required {expected!r}"))
 
 
+# --- periods and versions -------------------------------------------------------------
+
+def within_hours(facts: Facts, *, start: str, at: str, hours: int) -> Result:
+    """`at` falls in the period of `hours` hours commencing at `start`: start <= at < start + hours.
+
+    The end is exclusive: a period "that has a duration of 336 hours" has ended when 336
+    hours have passed.
+    """
+    s, t = get(facts, start), get(facts, at)
+    if s is MISSING or t is MISSING:
+        return Result(False, f"{start if s is MISSING else at} is absent")
+    s, t = _time(s, start), _time(t, at)
+    end = s + timedelta(hours=hours)
+    ok = s <= t < end
+    return Result(ok, f"{at} {t.isoformat()} is {'within' if ok else 'outside'} the {hours} hours from "
+                      f"{start} {s.isoformat()} (to {end.isoformat()})")
+
+
+def version_values(table: Mapping[str, Mapping[str, Any]], version: str, rule: str) -> Mapping[str, Any]:
+    """The rule's values for a document version; a version the rule does not state is an error."""
+    try:
+        return table[version]
+    except KeyError:
+        raise ValueError(f"rule {rule} states no values for version {version!r} "
+                         f"(it has {', '.join(sorted(table))})") from None
+
+
 # --- counters (TMAD Clause 5.6, Tables 5.7 and 5.9) ----------------------------------
 
 def _time(value: Any, what: str) -> datetime:
@@ -210,6 +237,7 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "signature_verifies": signature_verifies,
     "certificate_valid": certificate_valid,
     "xpath_text": xpath_text,
+    "within_hours": within_hours,
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
 

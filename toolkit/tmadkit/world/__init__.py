@@ -9,13 +9,21 @@ loads it into one SQLite file (world tables plus the tmadkit.smki.registry table
 store.World answers the questions the checks ask; check.py finds records that
 contradict one another.
 
-    from tmadkit.world import load_world
-    with load_world("spec/world/example") as world:
-        world.import_supplier("1900000000011", at)
+    from tmadkit.world import example_dir, load_world
+    with load_world(example_dir()) as world:
+        world.import_supplier("1900000000011", world.reference_time)
 """
+from pathlib import Path
+
+from .. import paths
 from .check import Finding, check_dir, check_world
 from .load import LoadReport, load_database, load_world
 from .store import CplEntry, DeviceModel, EpcEntry, Party, World
 
 __all__ = ["CplEntry", "DeviceModel", "EpcEntry", "Finding", "LoadReport", "Party", "World", "check_dir",
-           "check_world", "load_database", "load_world"]
+           "check_world", "example_dir", "load_database", "load_world"]
+
+
+def example_dir() -> Path:
+    """spec/world/example: the world the Table 5.10 scenarios use (in a checkout or a wheel)."""
+    return paths.spec_dir() / "world" / "example"

@@ -1,0 +1,81 @@
+"""Put an `authenticate` function behind the command or file-exchange contract.
+
+`authenticate(file_name, content, *, authenticator, at, pki) -> {"accepted", "failure"}` is the
+contract's Python signature (CONTRACT.md).  command_main makes it a per-file command (the
+answer on stdout; exit 0 accepted, 1 rejected); serve watches an inbox and answers in an
+outbox.  The reference (reference_cli, reference_daemon) and examples/ use these, so the
+separate-process adapters are exercised by a real separate process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from .fileexchange import write_atomically
+
+Authenticate = Callable[..., dict]
+AUTHENTICATORS = {"DCC": "DCC", "DCO": "DCO", "S1SP": "S1SP", "CP": "Commissioning Party",
+                  "Commissioning Party": "Commissioning Party"}
+
+
+def _answer(result: dict) -> dict:
+    f = result.get("failure")
+    return {"accepted": bool(result["accepted"]),
+            "failure": None if not f else {k: f.get(k) for k in ("step", "rule", "clause", "message") if f.get(k)}}
+
+
+def command_main(authenticate: Authenticate, argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog, description="authenticate one file; print the JSON answer")
+    p.add_argument("file", type=Path)
+    p.add_argument("--as", dest="authenticator", default="DCC", choices=sorted(AUTHENTICATORS))
+    p.add_argument("--at", required=True, help="check time, ISO 8601 with offset")
+    p.add_argument("--pki", type=Path, required=True, help="the test PKI directory (pki.yaml and certificates)")
+    args = p.parse_args(argv)
+    result = authenticate(args.file.name, args.file.read_bytes(), authenticator=AUTHENTICATORS[args.authenticator],
+                          at=datetime.fromisoformat(args.at), pki=args.pki)
+    answer = _answer(result)
+    print(json.dumps(answer))
+    return 0 if answer["accepted"] else 1
+
+
+def handle(authenticate: Authenticate, request_path: Path, outbox: Path) -> None:
+    env = json.loads(request_path.read_text(encoding="utf-8"))
+    inbound = request_path.parent / env["file"]
+    result = authenticate(inbound.name, inbound.read_bytes(), authenticator=env["as"],
+                          at=datetime.fromisoformat(env["at"]), pki=Path(env["pki"]))
+    write_atomically(outbox / f"{env['request']}.verdict.json", json.dumps(_answer(result)).encode())
+    request_path.unlink()
+    inbound.unlink(missing_ok=True)
+
+
+def serve(authenticate: Authenticate, inbox: Path, outbox: Path, *, poll: float = 0.02) -> None:
+    """Answer requests in arrival order until SIGTERM or SIGINT."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    while not stopping:
+        requests = sorted(inbox.glob("*.request.json"), key=lambda p: p.name)
+        for req in requests:
+            handle(authenticate, req, outbox)
+        if not requests:
+            time.sleep(poll)
+
+
+def daemon_main(authenticate: Authenticate, argv: list[str] | None = None, prog: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog=prog, description="answer authentication requests from an inbox in an outbox")
+    p.add_argument("--inbox", type=Path, required=True)
+    p.add_argument("--outbox", type=Path, required=True)
+    args = p.parse_args(argv)
+    args.inbox.mkdir(parents=True, exist_ok=True)
+    args.outbox.mkdir(parents=True, exist_ok=True)
+    print(f"serving {args.inbox} -> {args.outbox}", file=sys.stderr, flush=True)
+    try:
+        serve(authenticate, args.inbox, args.outbox)
+    except KeyboardInterrupt:
+        pass
+    return 0
