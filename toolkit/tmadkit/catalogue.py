@@ -52,6 +52,7 @@ class Entry:
     cells: dict[str, str] | None = None  # table rows: column header -> cell text
     columns: list[str] | None = None     # tables: column headers
     aliases: list[str] = field(default_factory=list)  # other citations of the same clause
+    status: str | None = None    # partial versions: "given" (verbatim) or "described" (prose of the change)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -75,6 +76,8 @@ class Entry:
             d["cells"] = dict(self.cells)
         if self.aliases:
             d["aliases"] = list(self.aliases)
+        if self.status is not None:
+            d["status"] = self.status
         d["text"] = self.text
         d["fingerprint"] = self.fingerprint
         return d
@@ -85,6 +88,7 @@ class Entry:
             id=d["id"], kind=d["kind"], text=d["text"], lines=tuple(d["lines"]),
             number=d.get("number"), title=d.get("title"), parent=d.get("parent"),
             cells=d.get("cells"), columns=d.get("columns"), aliases=d.get("aliases", []),
+            status=d.get("status"),
         )
 
 
@@ -95,6 +99,7 @@ class Catalogue:
     source: str                  # repo-relative path of the source text
     source_sha256: str
     entries: list[Entry]
+    partial: bool = False        # only some clauses are known in this version; the rest are unknown
 
     def __post_init__(self) -> None:
         self._by_id: dict[str, Entry] = {}
@@ -123,6 +128,7 @@ class Catalogue:
             "version": self.version,
             "source": self.source,
             "source_sha256": self.source_sha256,
+            **({"partial": True} if self.partial else {}),
             "entry_count": len(self.entries),
             "entries": [e.to_dict() for e in self.entries],
         }
@@ -133,7 +139,8 @@ class Catalogue:
     @classmethod
     def from_dict(cls, d: dict) -> "Catalogue":
         return cls(document=d["document"], version=str(d["version"]), source=d["source"],
-                   source_sha256=d["source_sha256"], entries=[Entry.from_dict(x) for x in d["entries"]])
+                   source_sha256=d["source_sha256"], entries=[Entry.from_dict(x) for x in d["entries"]],
+                   partial=bool(d.get("partial", False)))
 
 
 def catalogue_path(document: str, version: str, root: Path | None = None) -> Path:

@@ -16,7 +16,7 @@ from . import __version__
 from .errors import TmadkitError
 
 # Order is the order of `tmadkit --help`: the pipeline, then the tools around it.
-COMMANDS = ("ingest", "generate", "lint", "review", "report", "conformance", "mutate", "diff", "validate", "pki",
+COMMANDS = ("ingest", "generate", "lint", "review", "report", "conformance", "pack", "mutate", "diff", "validate", "pki",
             "make-file", "world")
 
 

@@ -62,9 +62,12 @@ class Diff:
     relabelling: dict[str, str]
     suspect: list[dict] = field(default_factory=list)
     impact: dict = field(default_factory=dict)
+    unknown: int = 0             # entries of OLD that a partial NEW neither gives nor removes
 
     def to_dict(self) -> dict:
         counts = Counter(c.kind for c in self.changes)
+        if self.unknown:
+            counts["unknown"] = self.unknown
         return {"document": self.document, "old": self.old, "new": self.new,
                 "summary": dict(sorted(counts.items())),
                 "renumbering": self.renumbering, "relabelling": self.relabelling,
@@ -127,8 +130,14 @@ def compare(old: Catalogue, new: Catalogue) -> Diff:
     claimed_new = set(pairs.values())
 
     changes: list[Change] = []
+    unknown = 0
     for old_id, new_id in pairs.items():
         o, n = olds[old_id], news[new_id]
+        if n.status == "described" or o.status == "described":
+            changes.append(Change(CHANGED, old_id, new_id, n.kind, o.text, n.text,
+                                  note=f"described, not quoted, in {new.version if n.status else old.version}",
+                                  highlights=_highlights(o.text, n.text)))
+            continue
         kind = CHANGED
         if old_id != new_id:
             kind = RELABELLED if _relabel(old_id, relabelling) == new_id else RENUMBERED
@@ -152,13 +161,16 @@ def compare(old: Catalogue, new: Catalogue) -> Diff:
             changes.append(Change(ADDED, None, new_id, n.kind, None, n.text))
     for old_id, o in olds.items():
         if old_id not in pairs and old_id not in news:
+            if new.partial:
+                unknown += 1     # a partial version says nothing about what it does not give
+                continue
             changes.append(Change(REMOVED, old_id, None, o.kind, o.text, None))
 
     order = {e.id: i for i, e in enumerate(new.entries)}
     order_old = {e.id: i for i, e in enumerate(old.entries)}
     changes.sort(key=lambda c: (order.get(c.new_id, 10**6), order_old.get(c.old_id, 10**6)))
     return Diff(doc, old.version, new.version, changes,
-                {k: v for k, v in renumbering.items() if k in olds}, relabelling)
+                {k: v for k, v in renumbering.items() if k in olds}, relabelling, unknown=unknown)
 
 
 def assess(diff: Diff, ruleset: RuleSet, manifest: dict, current_version: str) -> Diff:
@@ -189,6 +201,9 @@ def to_markdown(diff: Diff) -> str:
     d = diff.to_dict()
     lines = [f"# {diff.document} {diff.old} → {diff.new}", "",
              "Changes: " + ", ".join(f"{n} {k}" for k, n in d["summary"].items()), ""]
+    if diff.unknown:
+        lines += [f"{diff.new} is a partial version: {diff.unknown} entries of {diff.old} are unknown in it "
+                  "(neither given nor removed).", ""]
     if diff.renumbering:
         moved = [(o, n) for o, n in diff.renumbering.items() if o != n]
         if moved:

@@ -31,9 +31,14 @@ def all_sources() -> list[Source]:
 
 
 def catalogued() -> list[tuple[Source, dict]]:
-    """(source, ingest spec) for every catalogue version, current versions first."""
+    """(source, ingest spec) for every catalogue version, current versions first.  A spec may
+    name the document it catalogues (a change document can give a partial version of another)."""
     pairs = [(s, spec) for s in all_sources() for spec in s.ingest]
-    return sorted(pairs, key=lambda p: (not p[1].get("current", False), p[0].document, p[1]["version"]))
+    return sorted(pairs, key=lambda p: (not p[1].get("current", False), document_of(*p), p[1]["version"]))
+
+
+def document_of(source: Source, spec: dict) -> str:
+    return spec.get("document", source.document)
 
 
 def version_key(version: str) -> tuple:
@@ -45,14 +50,23 @@ def version_key(version: str) -> tuple:
 
 
 def versions(document: str) -> list[str]:
-    return sorted({spec["version"] for s, spec in catalogued() if s.document == document}, key=version_key)
+    return sorted({spec["version"] for s, spec in catalogued() if document_of(s, spec) == document}, key=version_key)
+
+
+def partial_versions(document: str) -> set[str]:
+    return {spec["version"] for s, spec in catalogued() if document_of(s, spec) == document and spec.get("partial")}
 
 
 def rule_versions(rule) -> list[str]:
     """The document versions a rule applies to: all catalogued ones, within applies_to.versions."""
     bounds = rule.applies_to.get("versions", {})
+    partial = partial_versions(rule.document)
+    stated = {v for by_version in rule.values.values() for v in by_version}
+    stated |= {v for w in rule.witnesses if isinstance(w.expect, dict) for v in w.expect}
     out = []
     for v in versions(rule.document):
+        if v in partial and v not in stated:
+            continue  # most clauses are unknown in a partial version: only rules that state it run
         if "since" in bounds and version_key(v) < version_key(bounds["since"]):
             continue
         if "until" in bounds and version_key(v) > version_key(bounds["until"]):
@@ -64,21 +78,22 @@ def rule_versions(rule) -> list[str]:
 def ingest(source: Source, spec: dict, out_root: Path | None = None) -> catalogue.Catalogue:
     """Parse one source into spec/catalogue/<DOC>/<version>.yaml (written whole or not at all)."""
     module = importlib.import_module(f"tmadkit.ingest.{spec['parser']}")
-    out = catalogue.catalogue_path(source.document, spec["version"], out_root)
+    out = catalogue.catalogue_path(document_of(source, spec), spec["version"], out_root)
     kwargs = {}
-    if "view" in spec:
-        kwargs["view"] = spec["view"]
+    for key in ("view", "resolutions"):
+        if key in spec:
+            kwargs[key] = spec[key]
     return module.ingest_to_file(source.path, out, version=spec["version"], **kwargs)
 
 
 def current_catalogues() -> dict[str, catalogue.Catalogue]:
     """The catalogue each rule document is checked against: {document: Catalogue}."""
-    return {s.document: catalogue.load(s.document, spec["version"])
+    return {document_of(s, spec): catalogue.load(document_of(s, spec), spec["version"])
             for s, spec in catalogued() if spec.get("current")}
 
 
 def current_version(document: str) -> str:
     for s, spec in catalogued():
-        if s.document == document and spec.get("current"):
+        if document_of(s, spec) == document and spec.get("current"):
             return spec["version"]
     raise InputError(f"no current catalogue for {document} in spec/sources/provenance.yaml")

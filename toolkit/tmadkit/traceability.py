@@ -193,6 +193,19 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
     for doc, c in s["by_document"].items():
         lines.append(f"- {doc}: {c.get(CHECKED, 0)} checked, {c.get(NOT_TESTABLE, 0)} not testable, "
                      f"{c.get(NOT_ENCODED, 0)} not yet encoded, of {c['total']}")
+    failures = [(r, run) for r in model["rules"].values() for run in r.get("runs", [])
+                if run["status"] in (FAILED, ERROR)]
+    if failures:
+        # what a tester reads first: each failing scenario, the clauses it pins, what the implementation did
+        lines += ["", "## Failures against this implementation", "",
+                  "| Rule | Clauses | Witness | Result | Failing step | Implementation's answer | Message |",
+                  "|---|---|---|---|---|---|---|"]
+        for r, run in failures:
+            actual = run.get("actual") or {}
+            answer = f"{actual.get('status', '')}: {actual.get('detail', '')}" if actual else "—"
+            lines.append(f"| {r['id']} | {', '.join(c['id'] for c in r['clauses'])} | {run.get('witness') or '—'} | "
+                         f"{run['status']} | {_md(run.get('failed_step') or '—')} | {_md(answer[:300])} | "
+                         f"{_md((run.get('message') or '').splitlines()[0][:300] if run.get('message') else '—')} |")
     if model["disputes"]:
         lines += ["", "## Disputed readings", ""]
         for d in model["disputes"]:

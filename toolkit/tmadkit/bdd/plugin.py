@@ -104,19 +104,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     by_marker = {marker_name("rule-" + rid): rid for rid in rules}
     for item in items:
-        for mark in item.iter_markers():
-            rid = by_marker.get(mark.name)
-            if rid:
-                item._tmadkit_rule_id = rid
-                item.user_properties.append(("rule", rid))
-                for c in rules[rid]["clauses"]:
-                    item.user_properties.append(("clause", c["id"]))
-                item.user_properties.append(("actor", rules[rid]["actor"]))
-                for name in applicability.markers(rid):
-                    if _config is not None:
-                        _config.addinivalue_line("markers", f"{name}: GroupID the rule applies to")
-                    item.add_marker(name)
-                break
+        # a path scenario exercises several rules: the first is the one its record is filed
+        # under; the clauses of all of them are its properties, as they are its Gherkin tags
+        rids = list(dict.fromkeys(by_marker[m.name] for m in item.iter_markers() if m.name in by_marker))
+        if not rids:
+            continue
+        rid = item._tmadkit_rule_id = rids[0]
+        item.user_properties.append(("rule", rid))
+        for c in dict.fromkeys(c["id"] for r in rids for c in rules[r]["clauses"]):
+            item.user_properties.append(("clause", c))
+        item.user_properties.append(("actor", rules[rid]["actor"]))
+        for name in applicability.markers(rid):
+            if _config is not None:
+                _config.addinivalue_line("markers", f"{name}: GroupID the rule applies to")
+            item.add_marker(name)
 
 
 @pytest.hookimpl(trylast=True)

@@ -17,11 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     chosen = sources.catalogued()
     if args.documents:
-        known = {s.document for s, _ in chosen}
+        known = {sources.document_of(s, spec) for s, spec in chosen}
         unknown = sorted(set(args.documents) - known)
         if unknown:
             raise InputError(f"unknown document(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        chosen = [(s, spec) for s, spec in chosen if s.document in args.documents]
+        chosen = [(s, spec) for s, spec in chosen if sources.document_of(s, spec) in args.documents]
     results = []
     for s, spec in chosen:
         c = sources.ingest(s, spec)

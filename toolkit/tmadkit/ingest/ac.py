@@ -470,9 +470,16 @@ def apply_old_numbering(entries: list[Entry], map_path: Path) -> list[Entry]:
     return entries
 
 
-def build_catalogue(source: Path, version: str = DEFAULT_VERSION, old_numbering: Path | None = None) -> Catalogue:
+_DEFAULT_MAP = object()
+
+
+def build_catalogue(source: Path, version: str = DEFAULT_VERSION, old_numbering=_DEFAULT_MAP) -> Catalogue:
+    """`old_numbering`: the map of older citations (default spec/resolutions/AC-old-numbering.yaml when
+    present; None for none)."""
     source = Path(source)
     entries = parse(source)
+    if old_numbering is _DEFAULT_MAP:
+        old_numbering = default_old_numbering()
     if old_numbering is not None:
         entries = apply_old_numbering(entries, old_numbering)
     return Catalogue(document=DOCUMENT, version=version, source=_display_path(source),
@@ -481,6 +488,6 @@ def build_catalogue(source: Path, version: str = DEFAULT_VERSION, old_numbering:
 
 def ingest_to_file(source: Path, out: Path, version: str = DEFAULT_VERSION) -> Catalogue:
     """Build the catalogue and write it atomically: a reader sees the old file or the new."""
-    cat = build_catalogue(source, version, default_old_numbering())
+    cat = build_catalogue(source, version)
     atomic.write_text(out, cat.dump())
     return cat

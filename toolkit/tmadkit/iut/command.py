@@ -73,7 +73,8 @@ class CommandAdapter:
         try:
             data = json.loads(out)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise IUTError(f"stdout is not a JSON answer: {_tail(out)!r}", _output(argv, proc.returncode, out, err)) from None
+            raise IUTError(f"stdout is not a JSON answer: {_tail(out)!r}; exit code {proc.returncode}; stderr: {_tail(err)}",
+                           _output(argv, proc.returncode, out, err)) from None
         answer = contract.check_answer(data, "the command's answer")
         if answer["accepted"] != (proc.returncode == 0):
             raise IUTError(f"exit code {proc.returncode} contradicts \"accepted\": {answer['accepted']}",

@@ -1,0 +1,228 @@
+"""The implementation-under-test contract and its three adapters, against the reference.
+
+The command and file-exchange adapters drive the reference in a separate process
+(tmadkit.iut.reference_cli, tmadkit.iut.reference_daemon); each runs the whole feature suite
+once (module-scoped fixtures).  Crashes and timeouts are checked on one scenario each.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tmadkit import conformance
+from tmadkit.authentication.witness import describes_file
+from tmadkit.cli import main
+from tmadkit.iut import contract
+from tmadkit.rules import load_all
+
+PY = shlex.quote(sys.executable)
+REFERENCE_CMD = f"{PY} -m tmadkit.iut.reference_cli {{file}} --as {{as}} --at {{at}} --pki {{pki}}"
+
+
+def file_witnesses() -> set[tuple[str, str]]:
+    return {(r.id, w.id) for r in load_all() if r.testable for w in r.witnesses if describes_file(w.facts)}
+
+
+def statuses(out: Path) -> dict[str, list[dict]]:
+    data = json.loads((out / "results.json").read_text())
+    by: dict[str, list[dict]] = {}
+    for s in data["scenarios"]:
+        by.setdefault(s["status"], []).append(s)
+    return by
+
+
+def start_daemon(module_or_script: list[str], inbox: Path, outbox: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, *module_or_script, "--inbox", str(inbox), "--outbox", str(outbox)],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().startswith("serving"), "the daemon did not start"
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()   # our own child, by its handle
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def command_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("command")
+    conformance.run(out, show_progress=False, iut_options={"cmd": REFERENCE_CMD, "timeout": 60})
+    return out
+
+
+@pytest.fixture(scope="module")
+def file_exchange_run(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("exchange")
+    proc = start_daemon(["-m", "tmadkit.iut.reference_daemon"], base / "in", base / "out")
+    try:
+        conformance.run(base / "report", show_progress=False,
+                        iut_options={"inbox": base / "in", "outbox": base / "out", "timeout": 60})
+    finally:
+        stop(proc)
+    return base / "report"
+
+
+@pytest.mark.parametrize("run", ["command_run", "file_exchange_run"])
+def test_the_reference_in_a_separate_process_passes_every_applicable_scenario(run, request):
+    out = request.getfixturevalue(run)
+    by = statuses(out)
+    assert not by.get("failed") and not by.get("error"), [s["message"] for s in by.get("failed", []) + by.get("error", [])][:3]
+    passed = {(s["rule"], s["witness"]) for s in by["passed"]}
+    assert passed == file_witnesses()          # every witness that is a file was driven, and passed
+    na = by["not applicable"]
+    assert na and all(s["message"] for s in na)
+    assert any("drives Authenticators with files" in s["message"] for s in na)
+    assert any("does not declare the role 'SMI'" in s["message"] for s in na)
+
+
+def test_not_applicable_is_never_counted_as_passed(command_run: Path):
+    model = json.loads((command_run / "report.json").read_text())
+    sc = model["summary"]["scenarios"]
+    assert sc["not applicable"] > 0 and sc["passed"] == len(file_witnesses())
+    smi = model["rules"]["AC-2.4-CH-added"]
+    assert smi["result"] == "not applicable"
+    junit = ET.parse(command_run / "junit.xml").getroot()
+    skipped = [c for c in junit.iter("testcase") if c.find("skipped") is not None]
+    assert len(skipped) == sc["not applicable"]
+    assert all("not applicable:" in c.find("skipped").get("message", "") for c in skipped)
+
+
+def _clause_ids_by_scenario(out: Path) -> tuple[dict, dict]:
+    junit = {}
+    for case in ET.parse(out / "junit.xml").getroot().iter("testcase"):
+        junit[case.get("name")] = {p.get("value") for p in case.iter("property") if p.get("name") == "clause"}
+    cucumber = {}
+    for feature in json.loads((out / "cucumber.json").read_text()):
+        for el in feature["elements"]:
+            tags = [t["name"].lstrip("@") for t in el["tags"]]
+            # clause tags are the clause ids with ':' as '-' and ' ' as '_' (codegen.tag)
+            cucumber[el["id"]] = {t.replace("-", ":", 1).replace("_", " ") for t in tags
+                                  if t.startswith(("TMAD-", "AC-"))}
+    return junit, cucumber
+
+
+def test_junit_and_cucumber_carry_the_same_clause_ids(command_run: Path):
+    junit, cucumber = _clause_ids_by_scenario(command_run)
+    assert junit.keys() == cucumber.keys() and len(junit) > 400   # not-applicable scenarios included
+    for name, clauses in junit.items():
+        assert clauses and clauses == cucumber[name], name
+
+
+def test_a_crashing_command_is_an_error_with_its_stderr(tmp_path: Path):
+    cmd = f"{PY} -c \"import sys; sys.stderr.write('segfault, probably'); sys.exit(3)\" {{file}}"
+    conformance.run(tmp_path, show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                    iut_options={"cmd": cmd})
+    [s] = statuses(tmp_path)["error"]
+    assert "exit code 3" in s["message"] and "segfault, probably" in s["message"]
+    assert s["actual"]["output"]["exit_code"] == 3
+    assert s["failed_step"].startswith("When the Authenticator applies rule")
+
+
+def test_a_hanging_command_is_killed_and_is_an_error(tmp_path: Path):
+    cmd = f"{PY} -c \"import time; time.sleep(60)\" {{file}}"
+    started = time.monotonic()
+    conformance.run(tmp_path, show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                    iut_options={"cmd": cmd, "timeout": 1})
+    assert time.monotonic() - started < 30
+    [s] = statuses(tmp_path)["error"]
+    assert "no answer within 1 s" in s["message"]
+
+
+def test_a_silent_file_exchange_times_out_as_an_error(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    conformance.run(tmp_path / "report", show_progress=False,
+                    pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                    iut_options={"inbox": tmp_path / "in", "outbox": tmp_path / "out", "timeout": 0.5})
+    [s] = statuses(tmp_path / "report")["error"]
+    assert "verdict.json in the outbox within 0.5 s" in s["message"]
+    assert s["actual"]["output"]["request"]["as"] == "DCC"
+
+
+def test_a_declaration_limits_roles_and_versions(tmp_path: Path):
+    decl = tmp_path / "decl.json"
+    decl.write_text(json.dumps({"roles": ["Authenticator:DCO"], "tmad_versions": ["5.1"]}))
+    conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+                    iut_options={"cmd": REFERENCE_CMD, "declaration": decl})
+    by = statuses(tmp_path / "r")
+    assert not by.get("passed") and by["not applicable"]
+    assert "does not declare the role 'Authenticator:DCC'" in by["not applicable"][0]["message"]
+    conformance.run(tmp_path / "v", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+                    iut_options={"cmd": REFERENCE_CMD, "version": "4.0"})
+    assert "not 4.0" not in statuses(tmp_path / "v")["not applicable"][0]["message"]
+    assert "the run is for TMAD 4.0" in statuses(tmp_path / "v")["not applicable"][0]["message"]
+
+
+def test_contract_answers_are_checked():
+    assert contract.check_answer({"accepted": True}, "x") == {"accepted": True, "failure": None}
+    got = contract.check_answer({"accepted": False, "failure": {"step": "5.9.2", "extra": 1}}, "x")
+    assert got == {"accepted": False, "failure": {"step": "5.9.2"}}
+    for bad in ([], {"accepted": "yes"}, {"accepted": False}, {"accepted": False, "failure": {"rule": "r"}},
+                {"accepted": True, "failure": {"step": "5.9.1"}}):
+        with pytest.raises(contract.IUTError):
+            contract.check_answer(bad, "x")
+
+
+def test_declarations_are_validated(tmp_path: Path):
+    from tmadkit.errors import InputError
+
+    for data in ({"roles": ["Authenticator"]}, {"contract": "2"}, {"colour": "blue"}):
+        with pytest.raises(InputError):
+            contract.Declaration.from_mapping(data, where="d.json", default_name="x")
+
+
+def test_group_ids_outside_the_declaration_are_not_applicable():
+    decl = contract.Declaration("x", roles=contract.AUTHENTICATOR_ROLES, group_ids=("AA",))
+    n = contract.ScenarioNeeds("R", "A check", "Authenticator:DCC", contract.AUTHENTICATE, "TMAD", ("5.1",), ("BB",))
+    why = contract.not_applicable(n, decl, target_version=None, operations={contract.AUTHENTICATE}, adapter="command")
+    assert why and "GroupID BB" in why
+    n = contract.ScenarioNeeds("R", "A check", "Authenticator:DCC", contract.AUTHENTICATE, "TMAD", ("5.1",), ("AA",))
+    assert contract.not_applicable(n, decl, target_version=None, operations={contract.AUTHENTICATE},
+                                   adapter="command") is None
+
+
+def test_the_reference_command_reads_the_same_procedure_as_the_toolkit():
+    from tmadkit.iut import files, reference_cli
+
+    quick, careful = reference_cli._procedure(), files.procedure()
+    for who in ("DCC", "DCO", "S1SP", "Commissioning Party"):
+        assert [(s, r.id) for s, r in quick.plan(who)] == [(s, r.id) for s, r in careful.plan(who)]
+    assert quick.readings == careful.readings
+
+
+def test_pack_writes_files_pki_and_expected_outcomes(tmp_path: Path, capsys):
+    out = tmp_path / "pack"
+    assert main(["pack", "--rule", "TMAD-T5.9-5.9.2", "--out", str(out), "--json"]) == 0
+    expected = json.loads((out / "expected.json").read_text())
+    sc = expected["scenarios"]
+    assert len(sc) == 15 and sum(s["expected"]["accepted"] for s in sc) == 2
+    assert not list((out / "pki").rglob("*key*")), "a pack never carries private keys"
+    # the pack stands alone: the reference command, given only the pack, gives every expected answer
+    for s in sc:
+        proc = subprocess.run([sys.executable, "-m", "tmadkit.iut.reference_cli", str(out / s["file"]),
+                               "--as", s["as"], "--at", s["at"], "--pki", str(out / "pki")],
+                              capture_output=True, text=True, timeout=60)
+        answer = json.loads(proc.stdout)
+        assert answer["accepted"] == s["expected"]["accepted"], s["witness"]
+        if not answer["accepted"]:
+            assert answer["failure"]["step"] == s["expected"]["failure"]["step"], s["witness"]
+
+
+def test_pack_by_clause_lists_what_it_leaves_out(tmp_path: Path, capsys):
+    assert main(["pack", "--clause", "TMAD:T5.9", "--out", str(tmp_path / "p")]) == 0
+    expected = json.loads((tmp_path / "p" / "expected.json").read_text())
+    assert {s["rule"] for s in expected["scenarios"]} >= {"TMAD-T5.9-5.9.1", "TMAD-T5.9-5.9.2", "TMAD-T5.9-5.9.4"}
+    assert any(x["rule"] == "TMAD-6.1-to-be-commissioned" for x in expected["not_in_pack"])
+    assert main(["pack", "--rule", "TMAD-T5.7-MCF-creator", "--out", str(tmp_path / "q")]) == 2
+    assert not (tmp_path / "q").exists()
