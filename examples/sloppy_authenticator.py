@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tmadkit.authentication.procedure import Procedure
-from tmadkit.iut import files, serve
+from tmadkit.iut import files, reference_cli, serve
 from tmadkit.reference import ReferenceImplementation
 from tmadkit.runtime.verdict import FAIL, Verdict
 
@@ -40,7 +40,7 @@ ANTI_REPLAY = "TMAD-T5.7-*-authenticator"
 
 @lru_cache(maxsize=1)
 def sloppy_procedure() -> Procedure:
-    proc = Procedure.load("authenticate")
+    proc = reference_cli.procedure()   # Table 5.9 as the reference reads it
     steps = [s for s in proc.steps if s["step"] != "5.9.5-5.9.9"]            # mistake 1: no anti-replay
     at = {s["step"]: i for i, s in enumerate(steps) if s["step"] in ("5.9.2", "5.9.4")}
     steps[at["5.9.2"]], steps[at["5.9.4"]] = steps[at["5.9.4"]], steps[at["5.9.2"]]   # mistake 2: 5.9.4 first
@@ -49,10 +49,8 @@ def sloppy_procedure() -> Procedure:
 
 def authenticate(file_name: str, content: bytes, *, authenticator: str, at: datetime, pki: Path) -> dict:
     """The contract's Python signature (tmadkit/iut/CONTRACT.md)."""
-    from tmadkit.iut.reference_cli import _registry
-
     request = files.AuthRequest(file_name, content, authenticator, at, Path(pki))
-    return files.authenticate(request, registry=_registry(str(pki)), proc=sloppy_procedure())
+    return files.authenticate(request, registry=reference_cli.registry(str(pki)), proc=sloppy_procedure())
 
 
 class SloppyAuthenticator:

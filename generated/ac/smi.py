@@ -125,7 +125,7 @@ OUTCOME_AC_2_4_CH_ADDED = Outcome(
 )
 
 
-def check_ac_2_4_ch_added(facts):
+def check_ac_2_4_ch_added(facts, version=None):
     """AC-2.4-CH-added: Before delivering a Communications Hub the DCC adds its CHF and GPF as 'pending'
 
     Transition: not-in-smi -> pending, on the DCC adds a Communications Hub before
@@ -174,7 +174,7 @@ OUTCOME_AC_2_6_PRE_NOTIFIED = Outcome(
 )
 
 
-def check_ac_2_6_pre_notified(facts):
+def check_ac_2_6_pre_notified(facts, version=None):
     """AC-2.6-pre-notified: A User's Device Pre-notification adds a Smart Meter or Type 1 Device as 'pending'
 
     Transition: not-in-smi -> pending, on Device Pre-notification (SRV 12.2), sent by
@@ -217,7 +217,7 @@ OUTCOME_AC_2_9_TYPE2_ADDED = Outcome(
 )
 
 
-def check_ac_2_9_type2_added(facts):
+def check_ac_2_9_type2_added(facts, version=None):
     """AC-2.9-type2-added: A User's Device Pre-notification adds a Type 2 Device with no SMI Status
 
     Transition: not-in-smi -> no-status, on Device Pre-notification (SRV 12.2), sent by
@@ -255,7 +255,7 @@ OUTCOME_TMAD_3_3A_CHF_ADDED = Outcome(
 )
 
 
-def check_tmad_3_3a_chf_added(facts):
+def check_tmad_3_3a_chf_added(facts, version=None):
     """TMAD-3.3a-CHF-added: During Migration an S1SP adds a SMETS1 CHF (with its GPF) as 'pending'
 
     Transition: not-in-smi -> pending, on Device Pre-notification (SRV 12.2), sent by
@@ -309,7 +309,7 @@ OUTCOME_TMAD_3_3B_DEVICE_ADDED = Outcome(
 )
 
 
-def check_tmad_3_3b_device_added(facts):
+def check_tmad_3_3b_device_added(facts, version=None):
     """TMAD-3.3b-device-added: During Migration the Responsible Supplier or Commissioning Party adds a SMETS1 Smart Meter or Type 1 Device
 
     Transition: not-in-smi -> pending, on Device Pre-notification (SRV 12.2), sent by
@@ -370,7 +370,7 @@ OUTCOME_TMAD_3_3B_TYPE2_ADDED = Outcome(
 )
 
 
-def check_tmad_3_3b_type2_added(facts):
+def check_tmad_3_3b_type2_added(facts, version=None):
     """TMAD-3.3b-type2-added: During Migration the Responsible Supplier or Commissioning Party adds a SMETS1 Type 2 Device
 
     Transition: not-in-smi -> no-status, on Device Pre-notification (SRV 12.2), sent by
@@ -423,7 +423,7 @@ OUTCOME_AC_4_1_CHF_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_1_chf_commissioned(facts):
+def check_ac_4_1_chf_commissioned(facts, version=None):
     """AC-4.1-CHF-commissioned: A CHF's communication confirming it has connected to the SM WAN commissions it
 
     Transition: pending, installed-not-commissioned -> commissioned, on communication
@@ -462,7 +462,7 @@ OUTCOME_AC_4_3_METER_WHITELISTED = Outcome(
 )
 
 
-def check_ac_4_3_meter_whitelisted(facts):
+def check_ac_4_3_meter_whitelisted(facts, version=None):
     """AC-4.3-meter-whitelisted: Adding a Smart Meter to the CHF Device Log whitelists it, records its MPxN and notifies the Network Party
 
     Transition: pending -> whitelisted, on Update HAN Device Log (Add) (SRV 8.11)
@@ -518,7 +518,7 @@ OUTCOME_AC_4_3_TYPE1_WHITELISTED = Outcome(
 )
 
 
-def check_ac_4_3_type1_whitelisted(facts):
+def check_ac_4_3_type1_whitelisted(facts, version=None):
     """AC-4.3-type1-whitelisted: Adding a Type 1 Device to the CHF Device Log whitelists it
 
     Transition: pending -> whitelisted, on Update HAN Device Log (Add) (SRV 8.11)
@@ -563,7 +563,7 @@ OUTCOME_AC_4_3_TYPE2_ASSOCIATED = Outcome(
 )
 
 
-def check_ac_4_3_type2_associated(facts):
+def check_ac_4_3_type2_associated(facts, version=None):
     """AC-4.3-type2-associated: Adding a Type 2 Device to the CHF Device Log Associates it and gives it no SMI Status
 
     Transition: no-status -> unchanged, on Update HAN Device Log (Add) (SRV 8.11)
@@ -608,7 +608,7 @@ OUTCOME_AC_4_4_INSTALLED_NOT_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_4_installed_not_commissioned(facts):
+def check_ac_4_4_installed_not_commissioned(facts, version=None):
     """AC-4.4-installed-not-commissioned: The CHF's Alert that it can communicate with the Device over the HAN makes it 'installed not commissioned'
 
     Transition: pending, whitelisted -> installed-not-commissioned, on CHF Alert: able
@@ -650,7 +650,7 @@ OUTCOME_AC_4_7A_JOINED_INSTALLED = Outcome(
 )
 
 
-def check_ac_4_7a_joined_installed(facts):
+def check_ac_4_7a_joined_installed(facts, version=None):
     """AC-4.7a-joined-installed: Joining a Device to an 'installed not commissioned' Smart Meter or GPF makes it 'installed not commissioned'
 
     Transition: pending, installed-not-commissioned, commissioned -> installed-not-
@@ -699,7 +699,7 @@ OUTCOME_AC_4_7B_JOINED_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_7b_joined_commissioned(facts):
+def check_ac_4_7b_joined_commissioned(facts, version=None):
     """AC-4.7b-joined-commissioned: Joining a Device to a 'commissioned' Smart Meter or GPF commissions it
 
     Transition: pending, installed-not-commissioned, commissioned -> commissioned, on
@@ -758,7 +758,7 @@ OUTCOME_AC_4_7_JOINED_PENDING_TARGET = Outcome(
 )
 
 
-def check_ac_4_7_joined_pending_target(facts):
+def check_ac_4_7_joined_pending_target(facts, version=None):
     """AC-4.7-joined-pending-target: Joining a Device to a 'pending' Smart Meter or GPF Associates it; AC gives no new status
 
     Transition: pending, installed-not-commissioned, commissioned -> unchanged, on Join
@@ -802,7 +802,7 @@ OUTCOME_TMAD_T6_3_JOINED_WHITELISTED = Outcome(
 )
 
 
-def check_tmad_t6_3_joined_whitelisted(facts):
+def check_tmad_t6_3_joined_whitelisted(facts, version=None):
     """TMAD-T6.3-joined-whitelisted: Joining a 'whitelisted' Device to a 'commissioned' Smart Meter commissions it (Migration sequence)
 
     Transition: whitelisted -> commissioned, on Join Service (SRV 8.7) [CS03A1, CS03A2,
@@ -849,7 +849,7 @@ OUTCOME_AC_4_8C_TYPE2_JOINED = Outcome(
 )
 
 
-def check_ac_4_8c_type2_joined(facts):
+def check_ac_4_8c_type2_joined(facts, version=None):
     """AC-4.8c-type2-joined: Joining a Type 2 Device Associates it with the Smart Meter or GPF
 
     Transition: no-status -> unchanged, on Join Service (SRV 8.7) [CS03A1, CS03A2,
@@ -891,7 +891,7 @@ OUTCOME_AC_4_13_METER_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_13_meter_commissioned(facts):
+def check_ac_4_13_meter_commissioned(facts, version=None):
     """AC-4.13-meter-commissioned: A successful Commission Device Response over the SM WAN commissions the Smart Meter
 
     Transition: pending, whitelisted, installed-not-commissioned -> commissioned, on
@@ -943,7 +943,7 @@ OUTCOME_AC_7_1_UNJOINED = Outcome(
 )
 
 
-def check_ac_7_1_unjoined(facts):
+def check_ac_7_1_unjoined(facts, version=None):
     """AC-7.1-unjoined: Unjoining a Device terminates its Association with the Smart Meter or GPF
 
     Transition: pending, whitelisted, installed-not-commissioned, commissioned, no-
@@ -983,7 +983,7 @@ OUTCOME_AC_8_1_REACTIVATED = Outcome(
 )
 
 
-def check_ac_8_1_reactivated(facts):
+def check_ac_8_1_reactivated(facts, version=None):
     """AC-8.1-reactivated: The Responsible Supplier returns a 'decommissioned', 'whitelisted' or 'withdrawn' Device to 'pending'
 
     Transition: decommissioned, whitelisted, withdrawn -> pending, on Service Request to
@@ -1021,7 +1021,7 @@ OUTCOME_AC_8_2_PENDING_EXPIRED = Outcome(
 )
 
 
-def check_ac_8_2_pending_expired(facts):
+def check_ac_8_2_pending_expired(facts, version=None):
     """AC-8.2-pending-expired: After 12 months in 'pending' the DCC removes any Device from the SMI (N8)
 
     Transition: pending -> not-in-smi, on 12 months in 'pending', sent by DCC; Devices:
@@ -1067,7 +1067,7 @@ OUTCOME_AC_8_2_PENDING_EXPIRED_METERS = Outcome(
 )
 
 
-def check_ac_8_2_pending_expired_meters(facts):
+def check_ac_8_2_pending_expired_meters(facts, version=None):
     """AC-8.2-pending-expired-meters: After 12 months in 'pending' the DCC removes a Smart Meter or Type 1 Device from the SMI (N8)
 
     Transition: pending -> not-in-smi, on 12 months in 'pending', sent by DCC; Devices:
@@ -1117,7 +1117,7 @@ OUTCOME_AC_11_SUSPENDED = Outcome(
 )
 
 
-def check_ac_11_suspended(facts):
+def check_ac_11_suspended(facts, version=None):
     """AC-11-suspended: When the CPL no longer lists its Device Model the Device is suspended, keeping its status (N28)
 
     Transition: pending, whitelisted, installed-not-commissioned, commissioned ->
@@ -1169,7 +1169,7 @@ OUTCOME_AC_8_3_CPL_RESTORED = Outcome(
 )
 
 
-def check_ac_8_3_cpl_restored(facts):
+def check_ac_8_3_cpl_restored(facts, version=None):
     """AC-8.3-CPL-restored: When its Device Model is back on the CPL a Device leaves Suspension to the status it held before (N29)
 
     Transition: suspended -> the status held before, on CPL: the Device Model is added
@@ -1215,7 +1215,7 @@ OUTCOME_AC_8_3_FIRMWARE_RESTORED = Outcome(
 )
 
 
-def check_ac_8_3_firmware_restored(facts):
+def check_ac_8_3_firmware_restored(facts, version=None):
     """AC-8.3-firmware-restored: Firmware that puts the Device Model on the CPL ends Suspension: the Device takes back its status
 
     Transition: suspended -> the status held before, on Activate Firmware (the Device
@@ -1257,7 +1257,7 @@ OUTCOME_AC_11_1_DECOMMISSIONED = Outcome(
 )
 
 
-def check_ac_11_1_decommissioned(facts):
+def check_ac_11_1_decommissioned(facts, version=None):
     """AC-11.1-decommissioned: Decommission Device: the Device is 'decommissioned', its Associations end, the Network Party is told
 
     Transition: whitelisted, installed-not-commissioned, commissioned -> decommissioned,
@@ -1311,7 +1311,7 @@ OUTCOME_AC_11_1_DECOMMISSIONED_RECOVERY = Outcome(
 )
 
 
-def check_ac_11_1_decommissioned_recovery(facts):
+def check_ac_11_1_decommissioned_recovery(facts, version=None):
     """AC-11.1-decommissioned-recovery: Decommission Device also applies to a Device in Suspension or SMKI Recovery (DUIS 3.8.92.5(a))
 
     Transition: suspended, recovery, recovered -> decommissioned, on Decommission Device
@@ -1362,7 +1362,7 @@ OUTCOME_AC_10_1_SMETS1_CHF_DECOMMISSIONED = Outcome(
 )
 
 
-def check_ac_10_1_smets1_chf_decommissioned(facts):
+def check_ac_10_1_smets1_chf_decommissioned(facts, version=None):
     """AC-10.1-SMETS1-CHF-decommissioned: When a SMETS1 Communications Hub is removed its CHF is set to 'decommissioned'
 
     Transition: pending, whitelisted, installed-not-commissioned, commissioned,
@@ -1401,7 +1401,7 @@ OUTCOME_AC_11_1_WITHDRAWN = Outcome(
 )
 
 
-def check_ac_11_1_withdrawn(facts):
+def check_ac_11_1_withdrawn(facts, version=None):
     """AC-11.1-withdrawn: Service Opt Out withdraws a commissioned Device and the Network Party is told
 
     Transition: commissioned -> withdrawn, on Service Opt Out (SRV 8.5), sent by
@@ -1445,7 +1445,7 @@ OUTCOME_AC_2_2_INVENTORY_DELETED = Outcome(
 )
 
 
-def check_ac_2_2_inventory_deleted(facts):
+def check_ac_2_2_inventory_deleted(facts, version=None):
     """AC-2.2-inventory-deleted: Update Inventory (delete) by the User that added it removes a 'pending' or Type 2 Device
 
     Transition: pending, no-status -> not-in-smi, on Update Inventory (delete) (SRV
@@ -1489,7 +1489,7 @@ OUTCOME_AC_2_2_INVENTORY_INSTALLED = Outcome(
 )
 
 
-def check_ac_2_2_inventory_installed(facts):
+def check_ac_2_2_inventory_installed(facts, version=None):
     """AC-2.2-inventory-installed: Update Inventory (Install and Leave) sets a 'pending' Device to 'installed not commissioned'
 
     Transition: pending -> installed-not-commissioned, on Update Inventory (SMI Status
@@ -1535,7 +1535,7 @@ OUTCOME_AC_2_2_INVENTORY_CHF_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_2_2_inventory_chf_commissioned(facts):
+def check_ac_2_2_inventory_chf_commissioned(facts, version=None):
     """AC-2.2-inventory-CHF-commissioned: Update Inventory commissions an 'installed not commissioned' CHF (the GPF does not change)
 
     Transition: installed-not-commissioned -> commissioned, on Update Inventory (SMI
@@ -1574,7 +1574,7 @@ OUTCOME_AC_2_2_INVENTORY_GPF_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_2_2_inventory_gpf_commissioned(facts):
+def check_ac_2_2_inventory_gpf_commissioned(facts, version=None):
     """AC-2.2-inventory-GPF-commissioned: Update Inventory commissions an 'installed not commissioned' GPF (BAD Install and Leave)
 
     Transition: installed-not-commissioned -> commissioned, on Update Inventory (SMI
@@ -1615,7 +1615,7 @@ OUTCOME_AC_2_2_HAN_REMOVED_PENDING = Outcome(
 )
 
 
-def check_ac_2_2_han_removed_pending(facts):
+def check_ac_2_2_han_removed_pending(facts, version=None):
     """AC-2.2-HAN-removed-pending: Removing a 'whitelisted' Device from the CHF Device Log returns it to 'pending'
 
     Transition: whitelisted -> pending, on Update HAN Device Log (Remove) (SRV 8.11)
@@ -1656,7 +1656,7 @@ OUTCOME_AC_2_2_RECOVERY = Outcome(
 )
 
 
-def check_ac_2_2_recovery(facts):
+def check_ac_2_2_recovery(facts, version=None):
     """AC-2.2-recovery: SMKI Recovery sets an affected Device to 'recovery', keeping its status
 
     Transition: pending, whitelisted, installed-not-commissioned, commissioned ->
@@ -1696,7 +1696,7 @@ OUTCOME_AC_2_2_RECOVERY_DECLINED = Outcome(
 )
 
 
-def check_ac_2_2_recovery_declined(facts):
+def check_ac_2_2_recovery_declined(facts, version=None):
     """AC-2.2-recovery-declined: If the SMKI PMA decides not to disable communications the Device takes back its status
 
     Transition: recovery -> the status held before, on SMKI PMA decides not to disable
@@ -1737,7 +1737,7 @@ OUTCOME_AC_2_2_RECOVERED = Outcome(
 )
 
 
-def check_ac_2_2_recovered(facts):
+def check_ac_2_2_recovered(facts, version=None):
     """AC-2.2-recovered: DCC ACB Certificates placed on the Device: 'recovered' (N44), still keeping the status before 'recovery'
 
     Transition: recovery -> recovered, on SMKI Recovery: DCC ACB Certificates placed on
@@ -1783,7 +1783,7 @@ OUTCOME_AC_2_2_RECOVERY_COMPLETE = Outcome(
 )
 
 
-def check_ac_2_2_recovery_complete(facts):
+def check_ac_2_2_recovery_complete(facts, version=None):
     """AC-2.2-recovery-complete: Replacement Organisation Certificates placed: the Device takes back the status it held before the Compromise (N45)
 
     Transition: recovery -> the status held before, on SMKI Recovery: replacement
@@ -1825,7 +1825,7 @@ OUTCOME_AC_2_2_HANDOVER_RESTORED = Outcome(
 )
 
 
-def check_ac_2_2_handover_restored(facts):
+def check_ac_2_2_handover_restored(facts, version=None):
     """AC-2.2-handover-restored: Request Handover of DCC Controlled Device on a 'recovered' Device gives back the status it held before the Compromise
 
     Transition: recovered -> the status held before, on Request Handover of DCC
@@ -1866,7 +1866,7 @@ OUTCOME_AC_2_4_CH_NOT_ON_CPL = Outcome(
 )
 
 
-def check_ac_2_4_ch_not_on_cpl(facts):
+def check_ac_2_4_ch_not_on_cpl(facts, version=None):
     """AC-2.4-CH-not-on-CPL: The DCC does not add a Communications Hub whose Device Model is not on the CPL
 
     Refusal. Events: ch-delivery. Refused when not cpl_listed.
@@ -1901,7 +1901,7 @@ OUTCOME_AC_2_5_CHF_WITHOUT_GPF = Outcome(
 )
 
 
-def check_ac_2_5_chf_without_gpf(facts):
+def check_ac_2_5_chf_without_gpf(facts, version=None):
     """AC-2.5-CHF-without-GPF: No CHF is added without the GPF of the same Communications Hub
 
     Refusal. Events: ch-delivery, device-pre-notification; Devices: CHF. Refused when
@@ -1936,7 +1936,7 @@ OUTCOME_AC_2_6_NOT_ON_CPL = Outcome(
 )
 
 
-def check_ac_2_6_not_on_cpl(facts):
+def check_ac_2_6_not_on_cpl(facts, version=None):
     """AC-2.6-not-on-CPL: The DCC does not add a Smart Meter or Type 1 Device whose Device Model is not on the CPL
 
     Refusal. Events: device-pre-notification; Devices: ESME, GSME, PPMID, HCALCS.
@@ -1973,7 +1973,7 @@ OUTCOME_AC_3_5_NO_SERVICE_DESK_INFO = Outcome(
 )
 
 
-def check_ac_3_5_no_service_desk_info(facts):
+def check_ac_3_5_no_service_desk_info(facts, version=None):
     """AC-3.5-no-service-desk-info: The DCC does not add a SMETS1 Device without the Service Desk information (unless it is being Migrated)
 
     Refusal. Events: device-pre-notification. Refused when (smets1 and not
@@ -2017,7 +2017,7 @@ OUTCOME_TMAD_3_3A_CHF_BY_S1SP_ONLY = Outcome(
 )
 
 
-def check_tmad_3_3a_chf_by_s1sp_only(facts):
+def check_tmad_3_3a_chf_by_s1sp_only(facts, version=None):
     """TMAD-3.3a-CHF-by-S1SP-only: During Migration only an S1SP adds a SMETS1 CHF
 
     Refusal. Events: device-pre-notification; Devices: CHF. Refused when (migrating and
@@ -2057,7 +2057,7 @@ OUTCOME_TMAD_3_3B_BY_RS_OR_CP_ONLY = Outcome(
 )
 
 
-def check_tmad_3_3b_by_rs_or_cp_only(facts):
+def check_tmad_3_3b_by_rs_or_cp_only(facts, version=None):
     """TMAD-3.3b-by-RS-or-CP-only: During Migration only the Responsible Supplier or the Commissioning Party adds other SMETS1 Devices
 
     Refusal. Events: device-pre-notification; Devices: ESME, GSME, PPMID, HCALCS, IHD,
@@ -2102,7 +2102,7 @@ OUTCOME_TMAD_3_3B_NO_SCF = Outcome(
 )
 
 
-def check_tmad_3_3b_no_scf(facts):
+def check_tmad_3_3b_no_scf(facts, version=None):
     """TMAD-3.3b-no-SCF: During Migration a Device is added only if its SMETS1 Installation passed the Clause 5.27 checks in an SCF
 
     Refusal. Events: device-pre-notification; Devices: ESME, GSME, PPMID, HCALCS, IHD,
@@ -2142,7 +2142,7 @@ OUTCOME_AC_2_7_NOT_LISTED = Outcome(
 )
 
 
-def check_ac_2_7_not_listed(facts):
+def check_ac_2_7_not_listed(facts, version=None):
     """AC-2.7-not-listed: The DCC sends no communication to a Device that is not in the SMI
 
     Refusal. Events: update-han-device-log-add, unjoin-service, decommission-device,
@@ -2176,7 +2176,7 @@ OUTCOME_AC_4_2A_CHF_NOT_LISTED = Outcome(
 )
 
 
-def check_ac_4_2a_chf_not_listed(facts):
+def check_ac_4_2a_chf_not_listed(facts, version=None):
     """AC-4.2a-CHF-not-listed: The DCC does not commission a CHF that is not in the SMI
 
     Refusal. Events: chf-wan-connected. Refused when device status in ['not-in-smi'].
@@ -2208,7 +2208,7 @@ OUTCOME_AC_4_2B_CHF_WRONG_STATUS = Outcome(
 )
 
 
-def check_ac_4_2b_chf_wrong_status(facts):
+def check_ac_4_2b_chf_wrong_status(facts, version=None):
     """AC-4.2b-CHF-wrong-status: The DCC does not commission a CHF that is neither 'pending' nor 'installed not commissioned'
 
     Refusal. Events: chf-wan-connected. Refused when not device status in ['pending',
@@ -2241,7 +2241,7 @@ OUTCOME_AC_4_2C_CHF_NOT_AUTHENTIC = Outcome(
 )
 
 
-def check_ac_4_2c_chf_not_authentic(facts):
+def check_ac_4_2c_chf_not_authentic(facts, version=None):
     """AC-4.2c-CHF-not-authentic: The DCC does not commission a CHF on a communication that may have changed or is not from that CHF
 
     Refusal. Events: chf-wan-connected. Refused when not authentic.
@@ -2273,7 +2273,7 @@ OUTCOME_AC_4_6A_DEVICE_STATUS = Outcome(
 )
 
 
-def check_ac_4_6a_device_status(facts):
+def check_ac_4_6a_device_status(facts, version=None):
     """AC-4.6a-device-status: No join Command for a Device not listed as 'pending', 'installed not commissioned' or 'commissioned'
 
     Refusal. Events: join-service; Devices: PPMID, HCALCS, GPF. Refused when not device
@@ -2307,7 +2307,7 @@ OUTCOME_AC_4_6A_WHITELISTED = Outcome(
 )
 
 
-def check_ac_4_6a_whitelisted(facts):
+def check_ac_4_6a_whitelisted(facts, version=None):
     """AC-4.6a-whitelisted: No join Command for a 'whitelisted' Device (AC 4.6(a) as written)
 
     Refusal. Events: join-service; Devices: PPMID, HCALCS, GPF. Refused when device
@@ -2342,7 +2342,7 @@ OUTCOME_AC_4_6B_CHF_STATUS = Outcome(
 )
 
 
-def check_ac_4_6b_chf_status(facts):
+def check_ac_4_6b_chf_status(facts, version=None):
     """AC-4.6b-CHF-status: No join Command where the CHF of the Smart Metering System is not 'pending', 'installed not commissioned' or 'commissioned'
 
     Refusal. Events: join-service; Devices: PPMID, HCALCS, GPF. Refused when not chf
@@ -2377,7 +2377,7 @@ OUTCOME_AC_4_6C_TARGET_STATUS = Outcome(
 )
 
 
-def check_ac_4_6c_target_status(facts):
+def check_ac_4_6c_target_status(facts, version=None):
     """AC-4.6c-target-status: No join Command where the Smart Meter or GPF joined to is not 'pending', 'installed not commissioned' or 'commissioned'
 
     Refusal. Events: join-service; Devices: PPMID, HCALCS, GPF. Refused when not target
@@ -2412,7 +2412,7 @@ OUTCOME_AC_4_8B_TYPE2_TARGET_STATUS = Outcome(
 )
 
 
-def check_ac_4_8b_type2_target_status(facts):
+def check_ac_4_8b_type2_target_status(facts, version=None):
     """AC-4.8b-type2-target-status: No join Command for a Type 2 Device where the Smart Meter or GPF is not 'pending', 'installed not commissioned' or 'commissioned'
 
     Refusal. Events: join-service; Devices: IHD, CAD. Refused when not target status in
@@ -2449,7 +2449,7 @@ OUTCOME_AC_4_12A_NOT_LISTED = Outcome(
 )
 
 
-def check_ac_4_12a_not_listed(facts):
+def check_ac_4_12a_not_listed(facts, version=None):
     """AC-4.12a-not-listed: No Commission Device Command to a Smart Meter that is not in the SMI
 
     Refusal. Events: commission-device. Refused when device status in ['not-in-smi'].
@@ -2480,7 +2480,7 @@ OUTCOME_AC_4_12B_STATUS = Outcome(
 )
 
 
-def check_ac_4_12b_status(facts):
+def check_ac_4_12b_status(facts, version=None):
     """AC-4.12b-status: No Commission Device Command to a Smart Meter that is 'commissioned', 'decommissioned', 'withdrawn' or 'suspended'
 
     Refusal. Events: commission-device; Devices: ESME, GSME. Refused when device status
@@ -2514,7 +2514,7 @@ OUTCOME_AC_4_12C_CHF_NOT_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_12c_chf_not_commissioned(facts):
+def check_ac_4_12c_chf_not_commissioned(facts, version=None):
     """AC-4.12c-CHF-not-commissioned: No Commission Device Command while the CHF of the Smart Metering System is not 'commissioned'
 
     Refusal. Events: commission-device; Devices: ESME, GSME. Refused when not chf status
@@ -2549,7 +2549,7 @@ OUTCOME_AC_4_15_TYPE2_NOT_COMMISSIONED = Outcome(
 )
 
 
-def check_ac_4_15_type2_not_commissioned(facts):
+def check_ac_4_15_type2_not_commissioned(facts, version=None):
     """AC-4.15-type2-not-commissioned: A Type 2 Device is never commissioned
 
     Refusal. Events: commission-device; Devices: IHD, CAD. Refused when device status in
@@ -2583,7 +2583,7 @@ OUTCOME_AC_3_9_NO_DECLARATION = Outcome(
 )
 
 
-def check_ac_3_9_no_declaration(facts):
+def check_ac_3_9_no_declaration(facts, version=None):
     """AC-3.9-no-declaration: The DCC does not commission a SMETS1 Device before it holds the SMETS1 declaration for its Device Model
 
     Refusal. Events: commission-device, join-service, chf-wan-connected. Refused when
@@ -2621,7 +2621,7 @@ OUTCOME_AC_3_10_PANEL_DIRECTION = Outcome(
 )
 
 
-def check_ac_3_10_panel_direction(facts):
+def check_ac_3_10_panel_direction(facts, version=None):
     """AC-3.10-panel-direction: The DCC does not commission a SMETS1 Device the Panel has directed it not to
 
     Refusal. Events: commission-device, join-service, chf-wan-connected. Refused when
@@ -2658,7 +2658,7 @@ OUTCOME_AC_8_1_NOT_ON_CPL = Outcome(
 )
 
 
-def check_ac_8_1_not_on_cpl(facts):
+def check_ac_8_1_not_on_cpl(facts, version=None):
     """AC-8.1-not-on-CPL: A Device whose Device Model is not on the CPL is not returned to 'pending'
 
     Refusal. Events: reactivate. Refused when not cpl_listed.
@@ -2691,7 +2691,7 @@ OUTCOME_AC_8_1_TYPE2 = Outcome(
 )
 
 
-def check_ac_8_1_type2(facts):
+def check_ac_8_1_type2(facts, version=None):
     """AC-8.1-type2: A Type 2 Device has no SMI Status to return to 'pending'
 
     Refusal. Events: reactivate; Devices: IHD, CAD. Refused when device status in ['no-
@@ -2726,7 +2726,7 @@ OUTCOME_AC_11_1_NOT_DECOMMISSIONED_IN_RECOVERY = Outcome(
 )
 
 
-def check_ac_11_1_not_decommissioned_in_recovery(facts):
+def check_ac_11_1_not_decommissioned_in_recovery(facts, version=None):
     """AC-11.1-not-decommissioned-in-recovery: Decommission Device is refused for a Device in Suspension or SMKI Recovery (Non-Device SMI Status check)
 
     Refusal. Events: decommission-device; Devices: CHF, ESME, GSME, PPMID, HCALCS.
@@ -2773,7 +2773,7 @@ OUTCOME_AC_2_2_GPF_NOT_COMMISSIONED_BY_INVENTORY = Outcome(
 )
 
 
-def check_ac_2_2_gpf_not_commissioned_by_inventory(facts):
+def check_ac_2_2_gpf_not_commissioned_by_inventory(facts, version=None):
     """AC-2.2-GPF-not-commissioned-by-inventory: Update Inventory does not change the GPF's status to 'commissioned' (DUIS: no GPF transition)
 
     Refusal. Events: update-inventory-commissioned; Devices: GPF. Refused when device

@@ -12,26 +12,21 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from . import __doc__ as PACKAGE_DOC, __version__
 from .errors import TmadkitError
 
 # Order is the order of `tmadkit --help`: the pipeline, then the tools around it.
 COMMANDS = ("ingest", "generate", "lint", "review", "report", "conformance", "pack", "mutate", "diff", "validate", "pki",
-            "make-file", "world")
+            "make-file", "world", "verify-bundle")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tmadkit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="tmadkit", description=PACKAGE_DOC)
     parser.add_argument("--version", action="version", version=f"tmadkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module_name = f"tmadkit.commands.{name.replace('-', '_')}"   # make-file -> make_file
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # command not built yet in this checkout
-            raise
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -29,6 +29,22 @@ def _rule_outcome(scenarios: list[dict]) -> str:
     return PASSED
 
 
+def vacuity(rule_testable: bool, runs: list[dict], ran: bool) -> list[str]:
+    """Why a rule's result may say nothing: it never ran, its check never returned a failing
+    verdict in this run, or every run was not applicable.  Empty when the run exercised it."""
+    if not rule_testable or not ran:
+        return []
+    if not runs:
+        return ["never run"]
+    verdicts = {(r.get("actual") or {}).get("status") for r in runs}
+    flags = []
+    if verdicts <= {"not_applicable", None} or {r["status"] for r in runs} == {NOT_APPLICABLE}:
+        flags.append("only not applicable")
+    if "fail" not in verdicts:
+        flags.append("never failed")
+    return flags
+
+
 def _clause_outcome(outcomes: list[str]) -> str:
     if not outcomes:
         return NOT_RUN
@@ -70,6 +86,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
             "disputed": rule.disputed, "suspect": suspect, "smi": m.get("smi"),
             "result": _rule_outcome(scen) if rule.testable and results is not None else None,
             "runs": scen,
+            "vacuity": vacuity(rule.testable, scen, results is not None),
         }
 
     documents, clauses = [], []
@@ -142,6 +159,7 @@ def summarise(clauses: list[dict], rules: dict[str, dict], results: dict | None)
         "witnesses": sum(r["witnesses"] for r in testable_rules),
         "suspect_rules": sum(1 for r in rules.values() if r["suspect"]),
         "disputed_rules": sum(1 for r in rules.values() if r["disputed"]),
+        "vacuous_rules": sum(1 for r in rules.values() if r.get("vacuity")),
     }
     # --- SMI lifecycle: transitions exercised and refusals proven (state machines only) ---
     smi = [r for r in rules.values() if r.get("smi")]
@@ -217,9 +235,14 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
                 res = f" — last result: {r['result']}" if r["result"] else ""
                 lines.append(f"- `{r['rule']}`: {r['reading']}{res}")
             lines.append("")
+    vacuous = [r for r in model["rules"].values() if r.get("vacuity")]
+    if vacuous:
+        lines += ["", "## Rules this run did not exercise", ""]
+        lines += [f"- `{r['id']}`: {', '.join(r['vacuity'])}" for r in vacuous]
     lines += ["", "## Rules", "", "| Rule | Actor | Clauses | Check | Scenario | Result |", "|---|---|---|---|---|---|"]
     for r in model["rules"].values():
         flags = (" (suspect)" if r["suspect"] else "") + (" (disputed)" if r["disputed"] else "")
+        flags += "".join(f" ({v})" for v in r.get("vacuity", []))
         check = f"`{r['check']}`" if r["check"] else f"not testable: {r['reason']}"
         lines.append(f"| {r['id']}{flags} | {r['actor']} | {', '.join(c['id'] for c in r['clauses'])} | {_md(check)} | "
                      f"{_md(r['scenario'] or '—')} | {r['result'] or '—'} |")

@@ -17,17 +17,18 @@ from .files import AuthRequest, authenticate as _authenticate
 
 
 @lru_cache(maxsize=4)
-def _registry(pki: str):
+def registry(pki: str):
+    """The certificates of a test PKI directory, as an Authenticator holds them (cached per process)."""
     from ..smki import pki as pki_mod
     from ..smki.registry import Registry
 
-    registry = Registry(":memory:")
-    pki_mod.load(pki).load_into(registry)
-    return registry
+    trusted = Registry(":memory:")
+    pki_mod.load(pki).load_into(trusted)
+    return trusted
 
 
 @lru_cache(maxsize=1)
-def _procedure() -> Procedure:
+def procedure() -> Procedure:
     """Table 5.9's procedure, read quickly.  A command starts once per file, and reading every
     rule file with line marks and JSON-Schema validation (what `tmadkit lint` is for) costs
     over a second; the procedure needs only the TMAD rule files, parsed by libyaml into the
@@ -55,8 +56,8 @@ def _procedure() -> Procedure:
 
 def authenticate(file_name: str, content: bytes, *, authenticator: str, at: datetime, pki: Path) -> dict:
     """The contract's Python signature, answered by the reference (Table 5.9 over the generated checks)."""
-    return _authenticate(AuthRequest(file_name, content, authenticator, at, Path(pki)), registry=_registry(str(pki)),
-                         proc=_procedure())
+    return _authenticate(AuthRequest(file_name, content, authenticator, at, Path(pki)), registry=registry(str(pki)),
+                         proc=procedure())
 
 
 if __name__ == "__main__":
