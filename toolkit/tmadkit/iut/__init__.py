@@ -22,7 +22,7 @@ def open_adapter(*, iut: str | None = None, cmd: str | None = None, inbox: str |
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     decl = None
     if declaration:
-        decl = Declaration.read(Path(declaration), default_name=cmd or inbox or iut or "implementation")
+        decl = Declaration.read(Path(declaration), default_name="the implementation")
     if cmd:
         from .command import CommandAdapter
 

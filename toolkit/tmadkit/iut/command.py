@@ -35,7 +35,7 @@ class CommandAdapter:
             raise ValueError(f"--iut-cmd {template!r}: the command must take the file, as {{file}}")
         self.template, self.timeout = template, timeout
         self.description = f"command: {template}"
-        self.declaration = declaration or Declaration(self.argv[0], roles=contract.AUTHENTICATOR_ROLES)
+        self.declaration = declaration or Declaration("the implementation", roles=contract.AUTHENTICATOR_ROLES)
         self._dir = Path(tempfile.mkdtemp(prefix="tmadkit-cmd-"))
 
     def _args(self, path: Path, request: AuthRequest) -> list[str]:

@@ -41,7 +41,7 @@ class FileExchangeAdapter:
                 raise ValueError(f"--iut-{label} {d}: not a directory")
         self.inbox, self.outbox, self.timeout = Path(inbox), Path(outbox), timeout
         self.description = f"file exchange: inbox {inbox}, outbox {outbox}"
-        self.declaration = declaration or Declaration("file-exchange implementation", roles=contract.AUTHENTICATOR_ROLES)
+        self.declaration = declaration or Declaration("the implementation", roles=contract.AUTHENTICATOR_ROLES)
         self._run = uuid.uuid4().hex[:8]
         self._seq = itertools.count(1)
 

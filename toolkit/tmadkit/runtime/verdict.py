@@ -9,10 +9,16 @@ PASS, FAIL, NOT_APPLICABLE, ERROR = "pass", "fail", "not_applicable", "error"
 
 @dataclass(frozen=True)
 class Result:
-    """What a primitive found: whether the predicate holds and why, in words."""
+    """What a primitive found: whether the predicate holds and why, in words.
+
+    ``evidence`` is what a FailedCheck's SupportingData reports (TMAD Table 5.10): None, or
+    {"device_id": EUI}, {"certificate": {"issuer", "serial"}} or {"certificate_pair": [critical,
+    non_critical]}.  Only a failing result's evidence reaches the Verdict.
+    """
 
     ok: bool
     detail: str
+    evidence: dict | None = None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -43,12 +49,13 @@ class Verdict:
     detail: str
     outcome: Outcome | None = None   # set when status is FAIL
     clauses: tuple[str, ...] = field(default=())
+    evidence: dict | None = None     # SupportingData of a failure (Result.evidence)
 
     @classmethod
     def of(cls, rule: str, result: Result, outcome: Outcome, clauses: tuple[str, ...] = ()) -> "Verdict":
         if result.ok:
             return cls(rule, PASS, result.detail, None, clauses)
-        return cls(rule, FAIL, result.detail, outcome, clauses)
+        return cls(rule, FAIL, result.detail, outcome, clauses, result.evidence)
 
     @classmethod
     def not_applicable(cls, rule: str, why: str, clauses: tuple[str, ...] = ()) -> "Verdict":
@@ -63,4 +70,6 @@ class Verdict:
                              "clauses": list(self.clauses)}
         if self.outcome is not None:
             d["outcome"] = self.outcome.to_dict()
+        if self.evidence is not None:
+            d["evidence"] = self.evidence
         return d
