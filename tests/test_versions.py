@@ -145,3 +145,15 @@ def test_editing_one_clause_in_a_copy_of_the_source_makes_exactly_its_rules_susp
 def test_diff_rejects_unknown_versions(capsys):
     assert main(["diff", "TMAD", "4.0", "5.1"]) == 2
     assert "no catalogue version '4.0'" in capsys.readouterr().err
+
+
+def test_appendix_ac_older_numbering_is_a_version_of_ac():
+    old = catalogue.load("AC", "BAD")
+    assert old.partial and len(old.entries) > 40
+    diff = compare(old, catalogue.load("AC", "SMETS1-2018-03-23"))
+    renumbered = {c.old_id: c.new_id for c in diff.changes if c.kind == "renumbered"}
+    assert renumbered["AC:7.1"] == "AC:8.1" and renumbered["AC:9.2"] == "AC:11.2"
+    assert renumbered["AC:2.11"] == "AC:2.12"
+    changed = {c.new_id: c for c in diff.changes if c.kind == "changed"}
+    assert ["replace", "Certified", "Central"] in changed["AC:2.4"].words
+    assert not [c for c in diff.changes if c.kind in ("added", "removed")]   # partial: unknown, never removed

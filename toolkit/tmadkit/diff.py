@@ -62,7 +62,7 @@ class Diff:
     relabelling: dict[str, str]
     suspect: list[dict] = field(default_factory=list)
     impact: dict = field(default_factory=dict)
-    unknown: int = 0             # entries of OLD that a partial NEW neither gives nor removes
+    unknown: int = 0             # entries a partial version neither gives nor removes
 
     def to_dict(self) -> dict:
         counts = Counter(c.kind for c in self.changes)
@@ -157,6 +157,8 @@ def compare(old: Catalogue, new: Catalogue) -> Diff:
                        note=f"{new_id} now holds different text; its {old.version} text is {moved_to} in {new.version}")
             c.highlights, c.words = _highlights(c.old_text, c.new_text), _words(c.old_text, c.new_text)
             changes.append(c)
+        elif old.partial:
+            unknown += 1         # a partial OLD says nothing about what it does not quote
         else:
             changes.append(Change(ADDED, None, new_id, n.kind, None, n.text))
     for old_id, o in olds.items():
@@ -202,8 +204,8 @@ def to_markdown(diff: Diff) -> str:
     lines = [f"# {diff.document} {diff.old} → {diff.new}", "",
              "Changes: " + ", ".join(f"{n} {k}" for k, n in d["summary"].items()), ""]
     if diff.unknown:
-        lines += [f"{diff.new} is a partial version: {diff.unknown} entries of {diff.old} are unknown in it "
-                  "(neither given nor removed).", ""]
+        lines += [f"One side is a partial version: {diff.unknown} entries are known on one side only and "
+                  "are reported as unknown, not as added or removed.", ""]
     if diff.renumbering:
         moved = [(o, n) for o, n in diff.renumbering.items() if o != n]
         if moved:

@@ -80,7 +80,7 @@ def ingest(source: Source, spec: dict, out_root: Path | None = None) -> catalogu
     module = importlib.import_module(f"tmadkit.ingest.{spec['parser']}")
     out = catalogue.catalogue_path(document_of(source, spec), spec["version"], out_root)
     kwargs = {}
-    for key in ("view", "resolutions"):
+    for key in ("view", "resolutions", "document", "quoted_as"):
         if key in spec:
             kwargs[key] = spec[key]
     return module.ingest_to_file(source.path, out, version=spec["version"], **kwargs)
