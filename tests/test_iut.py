@@ -27,7 +27,9 @@ REFERENCE_CMD = f"{PY} -m tmadkit.iut.reference_cli {{file}} --as {{as}} --at {{
 
 
 def file_witnesses() -> set[tuple[str, str]]:
-    return {(r.id, w.id) for r in load_all() if r.testable for w in r.witnesses if describes_file(w.facts)}
+    """Witnesses an Authenticator is given as real files: what the file adapters drive."""
+    return {(r.id, w.id) for r in load_all() if r.testable and r.actor == "Authenticator"
+            for w in r.witnesses if describes_file(w.facts)}
 
 
 def statuses(out: Path) -> dict[str, list[dict]]:
@@ -195,7 +197,7 @@ def test_group_ids_outside_the_declaration_are_not_applicable():
 def test_the_reference_command_reads_the_same_procedure_as_the_toolkit():
     from tmadkit.iut import files, reference_cli
 
-    quick, careful = reference_cli._procedure(), files.procedure()
+    quick, careful = reference_cli.procedure(), files.procedure()
     for who in ("DCC", "DCO", "S1SP", "Commissioning Party"):
         assert [(s, r.id) for s, r in quick.plan(who)] == [(s, r.id) for s, r in careful.plan(who)]
     assert quick.readings == careful.readings
@@ -226,3 +228,13 @@ def test_pack_by_clause_lists_what_it_leaves_out(tmp_path: Path, capsys):
     assert expected["not_in_pack"] and all("judged from facts" in x["reason"] for x in expected["not_in_pack"])
     assert main(["pack", "--rule", "TMAD-T5.7-MCF-creator", "--out", str(tmp_path / "q")]) == 2
     assert not (tmp_path / "q").exists()
+
+
+def test_every_rule_actor_is_a_role_of_the_contract():
+    import json as _json
+
+    from tmadkit import paths
+
+    schema = _json.loads((paths.rules_dir() / "rule.schema.json").read_text())
+    actors = set(schema["$defs"]["actor"]["enum"]) - {"Authenticator"}
+    assert actors <= set(contract.PARTY_ROLES), actors - set(contract.PARTY_ROLES)

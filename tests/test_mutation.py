@@ -29,7 +29,7 @@ def test_a_witness_set_that_does_not_pin_its_check_is_reported(project_copy):
     assert weak != text
     path.write_text(weak)
     assert main(["generate"]) == 0
-    report = mutation.run(load_all())
+    report = mutation.run(load_all(), only={"TMAD-5.6-step-any", "TMAD-5.6-step-one"})
     survivors = sorted((m.rule, m.description) for m in report.survivors)
     assert survivors == [
         ("TMAD-5.6-step-any", "one_of(values='MCF' -> 'MCF\u2020')"),

@@ -126,7 +126,7 @@ def test_each_generated_check_rejects_its_failing_witness(rule):
 
 def test_generated_docstrings_quote_the_clauses():
     text = (REPO / "generated/ac/smi.py").read_text(encoding="utf-8")
-    assert "def check_ac_4_12c_chf_not_commissioned(facts):" in text
+    assert "def check_ac_4_12c_chf_not_commissioned(facts, version=None):" in text
     assert "the Communications Hub Function that is to form part of the same Smart Metering System" in " ".join(text.split())
 
 

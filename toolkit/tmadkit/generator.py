@@ -136,10 +136,14 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
         files[mod] = _module(env, rf, testable)
         files[feat] = _feature(env, rf, testable, catalogues.get(rf.document))
         for r in testable:
+            versions = sources.rule_versions(r)
             manifest_rules[r.id].update({
                 "module": mod, "function": r.slug, "feature": feat,
                 "scenario": f"{r.id}: {r.title}", "witnesses": len(r.witnesses),
-                "versions": sources.rule_versions(r),
+                "versions": versions,
+                # the Examples rows the features hold for this rule (one outline per version
+                # for a versioned rule): the number of scenarios a full run executes
+                "examples": sum(len(codegen.examples_table(r, v)) - 1 for v in (versions if r.versioned else [None])),
             })
     # SMI state machines: their own validator, feature and diagram (tmadkit/smi/generate.py)
     files.update(smi_generate.artefacts(ruleset, catalogues))

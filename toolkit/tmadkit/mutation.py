@@ -90,25 +90,23 @@ class _ConstantSites(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _mutants(tree: ast.Module, func_name: str) -> Iterator[tuple[str, str, ast.Module]]:
-    func_index = next(i for i, n in enumerate(tree.body) if isinstance(n, ast.FunctionDef) and n.name == func_name)
-    # negation
-    neg = copy.deepcopy(tree)
-    for stmt in neg.body[func_index].body:
+def _mutants(func: ast.FunctionDef) -> Iterator[tuple[str, str, ast.FunctionDef]]:
+    """The mutants of one generated check function (only that function is copied)."""
+    neg = copy.deepcopy(func)
+    for stmt in neg.body:
         if isinstance(stmt, ast.Assign) and [t.id for t in stmt.targets if isinstance(t, ast.Name)] == ["result"]:
             stmt.value = ast.Call(func=ast.Attribute(value=ast.Name("p", ast.Load()), attr="negate", ctx=ast.Load()),
                                   args=[stmt.value], keywords=[])
             break
     else:
-        raise ValueError(f"{func_name}: no `result = ...` to negate")
+        raise ValueError(f"{func.name}: no `result = ...` to negate")
     yield "negation", "result negated", ast.fix_missing_locations(neg)
-    # constants, one at a time
     finder = _ConstantSites()
-    finder.visit(tree.body[func_index])
+    finder.visit(func)
     for n, (_, description) in enumerate(finder.sites):
-        mutant = copy.deepcopy(tree)
+        mutant = copy.deepcopy(func)
         sites = _ConstantSites()
-        sites.visit(mutant.body[func_index])
+        sites.visit(mutant)
         node, _ = sites.sites[n]
         node.value = _perturb(node.value)
         yield "constant", description, mutant
@@ -117,13 +115,21 @@ def _mutants(tree: ast.Module, func_name: str) -> Iterator[tuple[str, str, ast.M
 def _load(tree: ast.Module, filename: str) -> ModuleType:
     module = ModuleType("tmadkit_mutant")
     module.__file__ = filename
-    exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code, mutated
+    exec(compile(tree, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code
     return module
 
 
-def run(ruleset: RuleSet) -> MutationReport:
+def _mutant_check(func: ast.FunctionDef, module: ModuleType, filename: str):
+    """Compile just the mutated function against the unmutated module's globals: the rest of
+    a generated module (constants, other checks) is the same for every mutant."""
+    namespace = dict(module.__dict__)
+    exec(compile(ast.Module(body=[func], type_ignores=[]), filename, "exec"), namespace)  # noqa: S102
+    return namespace[func.name]
+
+
+def run(ruleset: RuleSet, only: set[str] | None = None) -> MutationReport:
     manifest = registry.manifest()["rules"]
-    rules = {r.id: r for r in ruleset if r.testable}
+    rules = {r.id: r for r in ruleset if r.testable and (only is None or r.id in only)}
     report = MutationReport(rules=len(rules), witnesses=sum(len(r.witnesses) for r in rules.values()))
     by_module: dict[str, list[str]] = {}
     for rid in rules:
@@ -131,11 +137,13 @@ def run(ruleset: RuleSet) -> MutationReport:
     for module_rel, rule_ids in sorted(by_module.items()):
         path = paths.root() / module_rel
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module = _load(tree, str(path))
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
         for rid in sorted(rule_ids):
             rule = rules[rid]
-            for kind, description, mutant_tree in _mutants(tree, manifest[rid]["function"]):
+            for kind, description, mutant_func in _mutants(functions[manifest[rid]["function"]]):
                 m = Mutant(rid, kind, description)
-                check = _load(mutant_tree, str(path)).CHECKS[rid]
+                check = _mutant_check(mutant_func, module, str(path))
                 for w, version, expect in witness_cases(rule):
                     try:
                         status = evaluate(check, w.facts, version).status

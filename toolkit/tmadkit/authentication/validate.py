@@ -55,16 +55,29 @@ def name_ok(result: dict) -> bool:
     return result["naming"] is None or result["naming"]["status"] == PASS
 
 
-def load_context(authenticator: str, *, pki_dir: Path | None, state_dir: Path, at: datetime) -> AuthContext:
+def load_context(authenticator: str, *, pki_dir: Path | None, state_dir: Path, at: datetime,
+                 world=None) -> AuthContext:
+    """With a World (tmadkit.world), its certificate registry is the Authenticator's, with the
+    PKI's certificates (if any) added to it."""
     from ..smki import pki as pki_mod
     from ..smki.registry import Registry
     from ..stores.counters import CounterStore
 
-    registry = Registry(":memory:")
+    registry = Registry(":memory:") if world is None else world.registry
     if pki_dir is not None:
-        pki_mod.load(pki_dir).load_into(registry)
+        if world is None:
+            pki_mod.load(pki_dir).load_into(registry)
+        else:
+            merge_pki(registry, pki_mod.load(pki_dir))
     state_dir.mkdir(parents=True, exist_ok=True)
     return AuthContext(authenticator, registry, CounterStore(state_dir / "counters.sqlite"), at)
 
 
-__all__ = ["validate_file", "load_context", "name_ok", "load_all"]
+def merge_pki(registry, pki) -> None:
+    """Add a test PKI's trusted CA and certificates to a registry that may already hold some."""
+    registry.add_trusted_ca(pki.issuing_ca.read_bytes())
+    new = [e for e in pki.entries if registry.lookup(e.cert_id) is None]
+    registry.add_many([(e.certificate.read_bytes(), e.revoked_at) for e in new])
+
+
+__all__ = ["validate_file", "load_context", "merge_pki", "name_ok", "load_all"]

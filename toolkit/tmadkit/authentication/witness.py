@@ -8,6 +8,17 @@ signature and certificate code, not a description of their results.
 
 The witness PKI is created once per process, in a private temporary directory that is
 removed at exit; its clock is fixed (WITNESS_TIME) so certificate validity is deterministic.
+
+Witnesses of the Common Validation Checks (Table 5.10, Clauses 5.8 and 5.12) say
+`world: example`: the facts then carry, at `context.world`, spec/world/example loaded into a
+World whose certificate registry also holds every certificate of the witness PKI (so an
+installation may name either the example world's certificates or the witness PKI's, and an
+MCF built by `files.build` - signed with, and naming, witness PKI certificates - checks
+against the same reference data).  Certificate IDs under any `certificates` mapping may be
+written as a name: `NULL` (the Null Certificate ID), a certificate of the example world
+(`supplier-ds`), or `pki:<entry>` for the witness PKI's.  `mcf: {build: <make-file spec>}`
+builds and signs a real MCF and takes `installation` (the one at `installation_index`,
+default 0) and `group_id` from it, through the same extraction the DCC's run uses.
 """
 from __future__ import annotations
 
@@ -93,8 +104,98 @@ def describes_file(facts: Mapping[str, Any]) -> bool:
     return isinstance(f, Mapping) and "build" in f
 
 
+EXAMPLE_WORLD = "example"
+
+
+@lru_cache(maxsize=1)
+def example_world():
+    """spec/world/example with the witness PKI's certificates added to its registry."""
+    from ..smki.registry import Registry
+    from ..world import World, example_dir, load_database
+
+    folder = Path(tempfile.mkdtemp(prefix="tmadkit-witness-world-"))
+    atexit.register(shutil.rmtree, folder, True)
+    db = folder / "world.sqlite"
+    load_database(example_dir(), db)
+    registry = Registry(db)
+    try:
+        witness_pki().load_into(registry)
+    finally:
+        registry.close()
+    return World(db)
+
+
+@lru_cache(maxsize=256)
+def _certificate_ref(name: str) -> dict:
+    from ..smki.certificates import NULL_CERTIFICATE_ID
+
+    if name == "NULL":
+        cid = NULL_CERTIFICATE_ID
+    elif name.startswith("pki:"):
+        cid = witness_pki().entry(name[4:]).cert_id
+    else:
+        cid = example_world().certificate_id(name)
+        if cid is None:
+            raise ValueError(f"witness names certificate {name!r}, which the example world does not have "
+                             f"(it has {', '.join(example_world().certificate_names())}; "
+                             "write pki:<entry> for the witness PKI's)")
+    return {"issuer": cid.issuer_string, "serial": str(cid.serial)}
+
+
+def _resolve_certificates(node: Any) -> Any:
+    """Certificate names under `certificates` mappings -> {issuer, serial}."""
+    if isinstance(node, list):
+        return [_resolve_certificates(x) for x in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "certificates" and isinstance(value, Mapping):
+            out[key] = {slot: _certificate_ref(v) if isinstance(v, str) else v for slot, v in value.items()}
+        else:
+            out[key] = _resolve_certificates(value)
+    return out
+
+
+@lru_cache(maxsize=128)
+def _built_installations(spec_key: str) -> tuple[str | None, tuple]:
+    """(GroupID, installation facts) of a built MCF, in file order."""
+    from ..common_validation import extract
+    from ..xml import safe
+
+    _, content = _built(spec_key, None, None)
+    root = safe.parse_bytes(content).getroot()
+    group = root.find(extract._M + "GroupID")
+    return (None if group is None else group.text,
+            tuple(extract.installation(el) for el in extract.installations(root)))
+
+
+def describes_world(facts: Mapping[str, Any]) -> bool:
+    return isinstance(facts, Mapping) and facts.get("world") == EXAMPLE_WORLD
+
+
+def _world_facts(facts: Mapping[str, Any]) -> Mapping[str, Any]:
+    import json
+
+    out = {k: v for k, v in facts.items() if k not in ("world", "mcf", "installation_index")}
+    mcf = facts.get("mcf")
+    if isinstance(mcf, Mapping) and "build" in mcf:
+        group, installations = _built_installations(json.dumps(dict(mcf["build"]), sort_keys=True))
+        out.setdefault("group_id", group)
+        out["installation"] = installations[int(facts.get("installation_index", 0))]
+    elif mcf is not None:
+        out["mcf"] = mcf
+    out = _resolve_certificates(out)
+    context = dict(out.get("context") or {})
+    context["world"] = example_world()
+    out["context"] = context
+    return out
+
+
 def materialise(facts: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Witness facts -> runtime facts (unchanged unless they describe a file)."""
+    """Witness facts -> runtime facts (unchanged unless they describe a file or use a world)."""
+    if describes_world(facts):
+        return _world_facts(facts)
     if not describes_file(facts):
         return facts
     import json

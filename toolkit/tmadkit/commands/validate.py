@@ -10,7 +10,10 @@ from ..authentication.validate import load_context, name_ok, validate_file
 from ..errors import InputError
 from ._output import add_json_flag, emit_json
 
-HELP = "authenticate migration files as DCC, DCO, S1SP or Commissioning Party (TMAD Table 5.9, Clause 6.1, Table 10.2)"
+SHOWN = 20   # FailedChecks printed in text mode; --json has them all
+
+HELP = ("authenticate migration files as DCC, DCO, S1SP, Commissioning Party or Requesting Party (TMAD Table 5.9, "
+        "Clause 6.1, Table 10.2); with --world, the DCC's Table 5.10 checks of an MCF and its MVF")
 
 
 def _time(text: str) -> datetime:
@@ -32,12 +35,22 @@ def _fact(text: str) -> tuple[str, str]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--as", dest="authenticator", required=True, choices=["DCC", "DCO", "S1SP", "CP"],
-                   help="the Authenticator (CP = Commissioning Party, which also applies Clause 6.1)")
+    p.add_argument("--as", dest="authenticator", required=True, choices=["DCC", "DCO", "S1SP", "CP", "RP"],
+                   help="the Authenticator (CP = Commissioning Party, which also applies Clause 6.1; "
+                        "RP = Requesting Party, which authenticates MVFs, Clause 5.11)")
     p.add_argument("--pki", type=Path, help="a `tmadkit pki init` directory: the certificates the Authenticator trusts")
     p.add_argument("--state", type=Path, default=Path("tmadkit-state"),
                    help="where the Authenticator's Stored Counters live (SQLite; default ./tmadkit-state)")
     p.add_argument("--at", help="check time, ISO 8601 with offset (default: now)")
+    p.add_argument("--world", type=Path, metavar="DIR",
+                   help="reference data (a world directory, spec/world/README.md, or a loaded world database): "
+                        "its certificate registry is the Authenticator's (with --pki's added); an MCF the DCC "
+                        "accepts then gets the Table 5.10 checks, reported per installation as `installations`")
+    p.add_argument("--emit-mvf", type=Path, metavar="OUTDIR",
+                   help="with --as DCC --world: write the signed Migration Common Validation File (named per "
+                        "Table 10.2) to OUTDIR; the signing key is the s1SPMigrationSigning entry of --pki DIR")
+    p.add_argument("--mvf-counter", type=int, metavar="N",
+                   help="MVFCounter of the emitted MVF (default: the next for the Requesting Party, kept in --state)")
     p.add_argument("--fact", type=_fact, action="append", default=[], metavar="KEY=VALUE",
                    help="extra facts for naming checks, e.g. supplier_signifier=EDFE, related.scf_supplier_signifier=EDFE")
     add_json_flag(p)
@@ -54,15 +67,60 @@ def _nest(pairs: list[tuple[str, str]]) -> dict:
     return out
 
 
+def _open_world(path: Path, writable: bool):
+    """A world directory is loaded into a temporary database; a database file is opened as it
+    is, or copied first when the PKI's certificates are to be added to its registry."""
+    import shutil
+    import tempfile
+
+    from ..world import World, load_world
+
+    if path.is_dir():
+        return load_world(path)
+    if not path.is_file():
+        raise InputError("no such world directory or database", file=str(path))
+    if not writable:
+        return World(path)
+    tmp = tempfile.TemporaryDirectory(prefix="tmadkit-world-")
+    copy = Path(tmp.name) / "world.sqlite"
+    shutil.copyfile(path, copy)
+    return World(copy, _cleanup=tmp)
+
+
 def run(args: argparse.Namespace) -> int:
     at = _time(args.at) if args.at else datetime.now(timezone.utc).replace(microsecond=0)
-    ctx = load_context(AUTHENTICATORS[args.authenticator], pki_dir=args.pki, state_dir=args.state, at=at)
+    if args.emit_mvf is not None and (args.world is None or args.authenticator != "DCC" or args.pki is None):
+        raise InputError("--emit-mvf needs --as DCC, --world DIR and --pki DIR (the MVF's signing key)")
+    world = _open_world(args.world, writable=args.pki is not None) if args.world is not None else None
+    try:
+        return _run(args, at, world)
+    finally:
+        if world is not None:
+            world.close()
+
+
+def _run(args: argparse.Namespace, at: datetime, world) -> int:
+    ctx = load_context(AUTHENTICATORS[args.authenticator], pki_dir=args.pki, state_dir=args.state, at=at,
+                       world=world)
     extra = _nest(args.fact)
+    from ..authentication.procedure import Procedure
+    from ..common_validation.run import ruleset
+
+    procedure = Procedure.load("authenticate", ruleset())   # the rules are read once for every step
     results = []
     for path in args.files:
         if not path.is_file():
             raise InputError("no such file", file=str(path))
-        results.append(validate_file(ReceivedFile.read(path), ctx, extra))
+        received = ReceivedFile.read(path)
+        result = validate_file(received, ctx, extra, procedure=procedure)
+        if world is not None and ctx.authenticator == "DCC" and result["accepted"] and result["file_type"] == "MCF":
+            from ..common_validation.process import process_mcf
+            from ..smki import pki as pki_mod
+
+            result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
+                                      emit_dir=args.emit_mvf, state_dir=args.state, mvf_counter=args.mvf_counter))
+        del received   # a 300 MB file's tree is not kept while the next file is read
+        results.append(result)
     ok = all(r["accepted"] and name_ok(r) for r in results)
     if args.json:
         emit_json(results if len(results) > 1 else results[0])
@@ -71,6 +129,14 @@ def run(args: argparse.Namespace) -> int:
             if r["accepted"]:
                 name = "" if name_ok(r) else f"; name: {r['naming']['message']} [{r['naming']['rule']}]"
                 print(f"ACCEPTED {r['file']} ({r['file_type']}) as {r['authenticator']}{name}")
+                if "installations" in r:
+                    n = len(r["installations"])
+                    print(f"         Table 5.10: {n - r['installations_failed']} of {n} installation(s) passed"
+                          + (f"; MVF {r['mvf']['path']}" if r.get("mvf") else ""))
+                    lines = [f"         {inst['chf']} FailedCheck {fc['step']}: {fc['detail']}"
+                             for inst in r["installations"] for fc in inst["failed_checks"]]
+                    print("\n".join(lines[:SHOWN] + ([f"         ... and {len(lines) - SHOWN} more (--json lists all)"]
+                                                     if len(lines) > SHOWN else [])))
             else:
                 f = r["failure"]
                 print(f"REJECTED {r['file']} at step {f['step']} [{f['rule']}; {f['clause']}]: {f['message']}\n"

@@ -22,7 +22,7 @@ AUTHENTICATOR_ROLES = ("Authenticator:DCC", "Authenticator:DCO", "Authenticator:
                        "Authenticator:Commissioning Party")
 # A party's own obligations (how it signs, names and counts its files, what it sends), judged
 # from facts about what it did: the rule's actor is the role.
-PARTY_ROLES = ("DCC", "S1SP", "Commissioning Party", "Requesting Party", "Supplier Party")
+PARTY_ROLES = ("DCC", "DCO", "S1SP", "Commissioning Party", "Requesting Party", "Supplier Party")
 SMI_ROLE = "SMI"
 # Declared so that implementations can say they play it, but no scenario drives it yet:
 # the MVF emitter (issue 4) does not exist.  Scenarios needing it would be not applicable.

@@ -6,16 +6,24 @@ that one generated check serves them all.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 MISSING = object()
+
+
+@lru_cache(maxsize=8192)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def get(facts: Mapping[str, Any], path: str, default: Any = MISSING) -> Any:
     """Value at a dotted path ("signer.remote_party_role"), or `default` when absent."""
     node: Any = facts
-    for part in path.split("."):
-        if isinstance(node, Mapping) and part in node:
+    for part in _parts(path):
+        # A plain dict first: checks run this per fact for every installation of a large file.
+        if (type(node) is dict or isinstance(node, Mapping)) and part in node:
             node = node[part]
         else:
             return default

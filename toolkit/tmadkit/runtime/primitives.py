@@ -219,6 +219,12 @@ def counter_fresh(facts: Facts, *, file_type: str, counter: str, party: str,
     return Result(False, f"{counter} {value} for {party_id} replays a Stored Counter: {decision.reason}")
 
 
+from .common_validation import PRIMITIVES as _COMMON_VALIDATION  # noqa: E402 - registered below
+from .common_validation import (  # noqa: E402,F401 - generated code calls them as p.<name>
+    active_devices_certified, all_devices_active, certificates_valid, cpl_listed, device_types,
+    epc_eligible, group_allowed, most_recently_joined, no_failed_checks, no_registration_change,
+    not_in_inventory, null_certificate_id, registered_party, same_members, same_party_ids,
+    supplier_ids_one_party, wan_contact_within)
 from .files import certificate_valid, signature_verifies, xml_valid, xpath_text  # noqa: E402 - registered below
 
 # The registry the generator and the schema test read.  Values: the function and the
@@ -238,6 +244,7 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "certificate_valid": certificate_valid,
     "xpath_text": xpath_text,
     "within_hours": within_hours,
+    **_COMMON_VALIDATION,   # Table 5.10, Clauses 5.8, 4.34A, 4.44A, 5.12 (common_validation.py)
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
 

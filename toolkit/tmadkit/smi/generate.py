@@ -200,9 +200,16 @@ def artefacts(ruleset: RuleSet, catalogues: dict) -> dict[str, str]:
 def manifest_entries(ruleset: RuleSet) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for rf, machine in _machines(ruleset):
+        # "witnesses" counts the rule's Gherkin examples (its passing witnesses) plus the end-to-end
+        # paths it leads (the first rule a path covers), so pickles and manifest agree; the failing
+        # and not-applicable witnesses are run by the witness and mutation tests.
+        leads: dict[str, int] = {}
+        for sc in machine.scenarios:
+            leads[sc["covers"][0]] = leads.get(sc["covers"][0], 0) + 1
         for r in machine.rules:
             out[r.id] = {"module": module_path(rf), "function": r.slug, "feature": feature_path(rf),
-                         "scenario": f"{r.id}: {r.title}", "witnesses": len(r.witnesses), "smi": r.kind}
+                         "scenario": f"{r.id}: {r.title}", "smi": r.kind,
+                         "witnesses": sum(1 for w in r.witnesses if w.expect == "pass") + leads.get(r.id, 0)}
     return out
 
 

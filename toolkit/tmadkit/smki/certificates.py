@@ -17,7 +17,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from datetime import datetime
 from pathlib import Path
 
@@ -273,8 +273,10 @@ class CertificateId:
     issuer: x509.Name
     serial: int
 
-    @property
+    @cached_property
     def issuer_key(self) -> str:
+        # Cached: hashing and comparing Certificate IDs (registry look-ups, caches) needs it
+        # often, and normalising a DN is not cheap.  The dataclass is frozen, so it never changes.
         return dn_key(self.issuer)
 
     @property

@@ -1,0 +1,93 @@
+"""An MCF's SMETS1Installation element -> the installation facts the Table 5.10 checks read.
+
+The shape is documented in tmadkit/runtime/common_validation.py.  Extraction is a single pass
+over each installation's children with no XPath (it runs 100,000 times for a large file), and
+it never raises: a part the schema allows to be missing is simply absent from the facts, and
+the check that needs it fails and says so.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from lxml import etree
+
+from ..xml.schema import DS_NAMESPACE, NAMESPACE
+
+_M = "{" + NAMESPACE + "}"
+_DS = "{" + DS_NAMESPACE + "}"
+_CUT = len(_M)
+
+KIND_OF_DETAIL = {"CHFDetail": "chf", "GPFDetail": "gpf", "ESMEDetail": "esme", "GSMEDetail": "gsme",
+                  "PPMIDDetail": "ppmid", "IHDDetail": "ihd", "CADDetail": "cad"}
+SLOT_OF_ELEMENT = {"CriticalNetworkOperatorCertificateID": "critical_network_operator",
+                   "NonCriticalNetworkOperatorCertificateID": "non_critical_network_operator",
+                   "CriticalSupplierCertificateID": "critical_supplier",
+                   "NonCriticalSupplierCertificateID": "non_critical_supplier"}
+DETAIL_FIELD = {"FirmwareVersion": "firmware_version", "DeviceModel": "model",
+                "DeviceManufacturer": "manufacturer", "DeviceType": "device_type"}
+INSTALLATION = _M + "SMETS1Installation"
+
+
+def _text(el) -> str:
+    return (el.text or "").strip()
+
+
+def _certificate(el) -> dict:
+    """<X509IssuerSerial><ds:X509IssuerName/><ds:X509SerialNumber/></X509IssuerSerial> -> {issuer, serial}."""
+    out = {"issuer": "", "serial": ""}
+    for iss in el:
+        for part in iss:
+            tag = part.tag
+            if tag == _DS + "X509IssuerName":
+                out["issuer"] = _text(part)
+            elif tag == _DS + "X509SerialNumber":
+                out["serial"] = _text(part)
+    return out
+
+
+def device(detail) -> dict:
+    dev: dict = {}
+    certs: dict = {}
+    for child in detail:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        local = tag[_CUT:]
+        if local == "DeviceID":
+            dev["device_id"] = _text(child)
+        elif local == "DeviceDetail":
+            for d in child:
+                name = DETAIL_FIELD.get(d.tag[_CUT:]) if isinstance(d.tag, str) else None
+                if name is not None:
+                    dev[name] = _text(d)
+        elif local == "ImportMPAN":
+            dev["mpan"] = _text(child)
+        elif local == "MPRN":
+            dev["mprn"] = _text(child)
+        elif local == "ESMEVariant":
+            dev["variant"] = _text(child)
+        elif local in SLOT_OF_ELEMENT:
+            certs[SLOT_OF_ELEMENT[local]] = _certificate(child)
+    if certs:
+        dev["certificates"] = certs
+    return dev
+
+
+def installation(el) -> dict:
+    """One SMETS1Installation of an MCF as {chf: {...}, gpf: {...}, ...}."""
+    out: dict = {}
+    for detail in el:
+        if isinstance(detail.tag, str):
+            kind = KIND_OF_DETAIL.get(detail.tag[_CUT:])
+            if kind is not None:
+                out[kind] = device(detail)
+    return out
+
+
+def chf_of(facts: dict) -> str:
+    return (facts.get("chf") or {}).get("device_id", "")
+
+
+def installations(root: etree._Element) -> Iterator[etree._Element]:
+    """The SMETS1Installation elements of a parsed MCF, in file order."""
+    return root.iterchildren(INSTALLATION)

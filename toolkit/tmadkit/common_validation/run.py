@@ -1,0 +1,123 @@
+"""Clause 5.10(c): every Table 5.10 check for every SMETS1 Installation of an MCF, in file order.
+
+The order of the steps, which rule encodes each, and which reading of a disputed row is
+applied are data: the `common-validation` procedure in rules/tmad/table-5.10.yaml.  This
+module only runs the generated checks of that plan over each installation and records a
+FailedCheck - StepNumber and SupportingData - for each failure.  There is no early stop:
+"the DCC shall undertake all checks from Table 5.10 for the SMETS1 Installation".
+
+A check that raises on some input (it should not: the primitives report bad data as
+failures) is recorded as a FailedCheck of its step, fail-closed, with the error as detail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Iterable, Iterator
+
+from .. import registry as checks_registry
+from ..authentication.procedure import Procedure
+from ..runtime.verdict import FAIL, NOT_APPLICABLE, PASS
+from . import extract
+from .cached_world import CachedWorld
+
+PROCEDURE = "common-validation"
+BLOCK = 2000            # installations per prefetch batch
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    step: str                       # FailedStepNumber, e.g. "5.10.4"
+    rule: str
+    detail: str
+    supporting_data: dict | None    # Result.evidence: {"device_id"} | {"certificate"} | {"certificate_pair"}
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "supporting_data": self.supporting_data, "rule": self.rule,
+                "detail": self.detail}
+
+
+@dataclass
+class InstallationResult:
+    chf: str
+    failed_checks: list[FailedCheck] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"chf": self.chf, "failed_checks": [f.to_dict() for f in self.failed_checks]}
+
+
+@lru_cache(maxsize=1)
+def ruleset():
+    """The TMAD rules, read once per process: reading rule files takes seconds, and the DCC's
+    procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
+    from .. import paths
+    from ..rules import RuleSet, load_file
+
+    return RuleSet([load_file(p) for p in sorted((paths.rules_dir() / "tmad").glob("*.yaml"))])
+
+
+@lru_cache(maxsize=1)
+def procedure() -> Procedure:
+    return Procedure.load(PROCEDURE, ruleset())
+
+
+def plan(version: str | None = None) -> list[tuple[str, str, Any]]:
+    """(step, rule id, generated check) in the order Table 5.10 applies them."""
+    return [(step, rule.id, checks_registry.check(rule.id)) for step, rule in procedure().plan("DCC")]
+
+
+class CommonValidation:
+    """Runs Table 5.10 at one check time against one World (wrapped in a CachedWorld)."""
+
+    def __init__(self, world, at: datetime, *, version: str | None = None):
+        if at.tzinfo is None:
+            raise ValueError("the check time must be timezone-aware")
+        self.world = world if isinstance(world, CachedWorld) else CachedWorld(world)
+        self.at = at
+        self.version = version
+        self.plan = plan(version)
+
+    def facts(self, group_id: str | None, installation: dict) -> dict:
+        return {"group_id": group_id, "at": self.at, "context": {"world": self.world},
+                "installation": installation}
+
+    def check(self, group_id: str | None, installation: dict) -> InstallationResult:
+        facts = self.facts(group_id, installation)
+        out = InstallationResult(extract.chf_of(installation))
+        for step, rule_id, check in self.plan:
+            try:
+                verdict = check(facts, self.version)
+            except Exception as exc:  # noqa: BLE001 - fail-closed, reported, never raised
+                out.failed_checks.append(FailedCheck(step, rule_id, f"error: {type(exc).__name__}: {exc}", None))
+                continue
+            if verdict.status in (PASS, NOT_APPLICABLE):
+                continue
+            out.failed_checks.append(FailedCheck(step, rule_id, verdict.detail,
+                                                 verdict.evidence if verdict.status == FAIL else None))
+        return out
+
+    def run(self, group_id: str | None, installations: Iterable[dict]) -> Iterator[InstallationResult]:
+        """Installation facts in MCF order -> results in the same order (prefetching per block)."""
+        block: list[dict] = []
+        for inst in installations:
+            block.append(inst)
+            if len(block) == BLOCK:
+                yield from self._block(group_id, block)
+                block = []
+        if block:
+            yield from self._block(group_id, block)
+
+    def _block(self, group_id, block):
+        self.world.prefetch(block)
+        for inst in block:
+            yield self.check(group_id, inst)
+
+    def run_mcf(self, root) -> Iterator[InstallationResult]:
+        """The SMETS1Installations of a parsed MCF (its root element), in file order."""
+        group_id = None
+        for child in root:
+            if isinstance(child.tag, str) and child.tag == extract._M + "GroupID":
+                group_id = (child.text or "").strip()
+                break
+        return self.run(group_id, (extract.installation(el) for el in extract.installations(root)))
