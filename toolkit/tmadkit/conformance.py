@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from . import __version__, registry, report_html, sources, traceability
+from . import __version__, bundle, registry, report_html, sources, traceability
 from .errors import TmadkitError
 from .rules import load_all
 
@@ -59,7 +58,6 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
     """`iut_options`: cmd, inbox, outbox, timeout, declaration, version (see tmadkit.iut)."""
     adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
     out.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     with tempfile.TemporaryDirectory(prefix="tmadkit-run-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")  # isolate from the caller's pytest config
@@ -82,7 +80,9 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         results = json.loads(results_path.read_text(encoding="utf-8"))
     results["run"] = {"implementation": results.get("implementation") or iut, "adapter": results.get("adapter"),
                       "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
-                      "started": started, "tmadkit": __version__, "python": platform.python_version()}
+                      "tmadkit": __version__, "python": platform.python_version()}
+    # No wall-clock time in results or reports: reruns over the same inputs give the same bytes;
+    # the run's time is printed and recorded once, in the evidence bundle's manifest.
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return write_report(out, results)
 
@@ -94,4 +94,5 @@ def write_report(out: Path, results: dict | None) -> dict:
                                      encoding="utf-8")
     (out / "report.md").write_text(traceability.to_markdown(model, with_text=True), encoding="utf-8")
     report_html.write(model, out / "report.html")
+    bundle.write_exports(out, model)
     return model

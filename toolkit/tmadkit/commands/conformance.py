@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import datetime, timezone
 import sys
 from pathlib import Path
 
-from .. import conformance
+from .. import bundle, conformance
+from ..bdd.plugin import marker_name
+from ..errors import InputError
 from ._output import add_json_flag, emit_json
 
 HELP = "run the generated features against an implementation (default: the built-in reference) and write the report"
@@ -22,9 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="JSON: the roles, GroupIDs and TMAD versions it supports (the rest is not applicable)")
     iut.add_argument("--timeout", type=float, metavar="SECONDS",
                      help="per scenario, for a command or file exchange (default 30); then it is an error")
-    iut.add_argument("--tmad-version", dest="tmad_version", metavar="VERSION",
-                     help="the TMAD version the run is for (default: the versions it declares)")
+    iut.add_argument("--tmad", "--tmad-version", dest="tmad_version", metavar="VERSION",
+                     help="run that TMAD version's suite (e.g. 5.0, 5.1, 6.1F): its scenarios, under its values")
     p.add_argument("--out", type=Path, default=Path("tmadkit-report"), help="report folder (default ./tmadkit-report)")
+    p.add_argument("--bundle", type=Path, metavar="OUT.zip",
+                   help="also write an evidence bundle: report, exports, rules, sources, generated artefacts, "
+                        "outputs and a SHA-256 manifest (check it with `tmadkit verify-bundle`)")
     p.add_argument("-k", dest="keyword", help="only scenarios matching this pytest -k expression")
     p.add_argument("-m", dest="markexpr", help="only scenarios with these tags, e.g. 'TMAD_T5_5 and actor_DCC'")
     add_json_flag(p)
@@ -51,20 +58,44 @@ def summary_lines(model: dict, out: Path) -> list[str]:
     return lines
 
 
+def run_time() -> datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (the reproducible-builds convention): with it, a rerun
+    over the same inputs gives a byte-identical evidence bundle."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), timezone.utc)
+        except ValueError:
+            raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds") from None
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def run(args: argparse.Namespace) -> int:
     extra = []
     if args.keyword:
         extra += ["-k", args.keyword]
-    if args.markexpr:
-        extra += ["-m", args.markexpr]
+    marks = [f"({args.markexpr})"] if args.markexpr else []
+    if args.tmad_version:
+        # the version's suite: scenarios tagged @tmad-version-<V> (see generator._feature)
+        marks.append(marker_name(f"tmad-version-{args.tmad_version}"))
+    if marks:
+        extra += ["-m", " and ".join(marks)]
+    started = run_time().isoformat()
     options = {"cmd": args.iut_cmd, "inbox": args.iut_inbox, "outbox": args.iut_outbox, "timeout": args.timeout,
                "declaration": args.iut_declaration, "version": args.tmad_version}
     model = conformance.run(args.out, args.iut, show_progress=not args.json and sys.stderr.isatty(), pytest_args=extra,
                             iut_options=options)
     sc = model["summary"].get("scenarios", {})
+    bundled = None
+    if args.bundle:
+        bundled = bundle.write(args.bundle, args.out, {**model["run"], "started": started})
     if args.json:
-        emit_json({"summary": model["summary"], "run": model["run"], "out": str(args.out)})
+        emit_json({"summary": model["summary"], "run": {**model["run"], "started": started}, "out": str(args.out),
+                   **({"bundle": bundled} if bundled else {})})
     else:
         print("\n".join(summary_lines(model, args.out)))
+        print(f"  started      {started}")
+        if bundled:
+            print(f"  bundle       {bundled['path']} ({bundled['files']} files; check with `tmadkit verify-bundle`)")
     return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") else 0
 
