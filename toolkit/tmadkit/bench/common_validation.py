@@ -138,8 +138,22 @@ def write_world(folder: Path, n: int) -> None:
 
 # ---------------------------------------------------------------- measurements (child processes)
 
-_BASELINE = """
-import json, resource, sys, time
+_PEAK = """
+import resource
+def peak_rss_mb():
+    # VmHWM: the peak of this process's own address space.  ru_maxrss is not used where VmHWM
+    # exists: Linux carries it across exec, so a child would report the generating parent's peak.
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+_BASELINE = _PEAK + """
+import json, sys, time
 from lxml import etree
 from tmadkit.xml import schema
 xsd = schema.load_schema()
@@ -151,11 +165,11 @@ t1 = time.perf_counter()
 ok = xsd.validate(tree)
 t2 = time.perf_counter()
 print(json.dumps({"parse": t1 - t0, "validate": t2 - t1, "total": t2 - t0, "valid": ok,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
-_TMADKIT = """
-import contextlib, io, json, resource, sys, time
+_TMADKIT = _PEAK + """
+import contextlib, io, json, sys, time
 from tmadkit.cli import main
 args = json.loads(sys.argv[1])
 out = io.StringIO()
@@ -168,7 +182,7 @@ print(json.dumps({"total": t1 - t0, "rc": rc, "accepted": doc["accepted"],
                   "installations": len(doc.get("installations") or []),
                   "installations_failed": doc.get("installations_failed"),
                   "mvf": (doc.get("mvf") or {}).get("file"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
@@ -199,15 +213,14 @@ def _xmlsec1(path: Path, cert_pem: Path) -> dict | None:
     return {"total": elapsed, "ok": r.returncode == 0, "peak_rss_mb": peak}
 
 
-def measure(n: int, work: Path) -> dict:
+def generate(n: int, work: Path) -> None:
+    """The PKI, the signed MCF and the loaded world for n installations, in `work`."""
     from ..smki.registry import Registry
     from ..world import load_database
 
     work.mkdir(parents=True, exist_ok=True)
-    t = time.perf_counter()
     pki = pki_mod.init(work / "pki", now=AT - timedelta(days=1), force=True)
-    mcf = work / f"MCF_{n}.xml"
-    write_mcf(mcf, n, pki)
+    write_mcf(work / f"MCF_{n}.xml", n, pki)
     world_dir, db = work / "world", work / "world.sqlite"
     shutil.rmtree(world_dir, ignore_errors=True)
     write_world(world_dir, n)
@@ -215,7 +228,16 @@ def measure(n: int, work: Path) -> dict:
     registry = Registry(db)                # the PKI's certificates are the world's too
     pki.load_into(registry)
     registry.close()
+    (work / "complete").write_text("generated\n")
+
+
+def measure(n: int, work: Path) -> dict:
+    t = time.perf_counter()
+    if not (work / "complete").is_file():   # --keep DIR of an earlier run: measure its files again
+        generate(n, work)
     generated = time.perf_counter() - t
+    pki = pki_mod.load(work / "pki")
+    mcf, db = work / f"MCF_{n}.xml", work / "world.sqlite"
     size_mb = mcf.stat().st_size / 1e6
 
     base = _child(_BASELINE, str(mcf))
@@ -238,7 +260,8 @@ def measure(n: int, work: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tmadkit.bench.common_validation", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="10000,100000", help="installations per MCF, comma-separated")
-    ap.add_argument("--keep", type=Path, help="keep the generated files here (default: a temporary directory)")
+    ap.add_argument("--keep", type=Path, help="keep the generated files here (default: a temporary directory); "
+                                                "files an earlier run kept there are measured again, not regenerated")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
