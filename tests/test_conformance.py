@@ -74,3 +74,13 @@ def test_json_summary(tmp_path: Path, capsys):
     data = json.loads(capsys.readouterr().out)
     sc = data["summary"]["scenarios"]
     assert 0 < sc["total"] == sc["passed"] < data["summary"]["witnesses"]
+
+
+def test_report_without_a_run_lists_every_clause_as_not_run(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path), "--json"]) == 0
+    model = json.loads((tmp_path / "report.json").read_text())
+    assert model["summary"]["clauses"] > 1000 and "scenarios" not in model["summary"]
+    assert (tmp_path / "report.html").stat().st_size > 0
+    history = {c["id"]: c["history"] for c in model["clauses"]}
+    assert {"version": "5.0", "status": "renumbered", "id": "TMAD:4.23"} in history["TMAD:4.24"]
+    assert {"version": "6.1F", "status": "unknown", "id": None} in history["TMAD:4.24"]

@@ -87,8 +87,20 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
     return write_report(out, results)
 
 
+def version_history() -> dict[str, list[dict]]:
+    """Each current clause's standing in the document's other catalogued versions."""
+    from . import catalogue, diff
+
+    out: dict[str, list[dict]] = {}
+    for document, current in sources.current_catalogues().items():
+        others = [catalogue.load(document, v) for v in sources.versions(document) if v != current.version]
+        out.update(diff.history(current, others))
+    return out
+
+
 def write_report(out: Path, results: dict | None) -> dict:
-    model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results)
+    model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results,
+                               history=version_history())
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                      encoding="utf-8")

@@ -271,3 +271,32 @@ tr.added td:first-child{{color:#116329}}tr.removed td:first-child,tr.replaced td
 <table><tr><th>Change</th><th>Clause</th><th>Text</th></tr>{''.join(rows)}</table>
 <h2>Rules made suspect</h2><ul>{suspect or '<li>none</li>'}</ul></body></html>
 """
+
+
+def history(current: Catalogue, others: list[Catalogue]) -> dict[str, list[dict]]:
+    """Per clause of the current version: how it reads in each other version of the document —
+    same, changed, renumbered or relabelled (with its id there), absent, or unknown (a partial
+    version that does not give it)."""
+    from .sources import version_key
+
+    out: dict[str, list[dict]] = {}
+    for other in sorted(others, key=lambda c: version_key(c.version)):
+        older = version_key(other.version) < version_key(current.version)
+        d = compare(other, current) if older else compare(current, other)
+        by_current = {(c.new_id if older else c.old_id): c for c in d.changes}
+        for e in current.entries:
+            if e.kind == "heading":
+                continue
+            c = by_current.get(e.id)
+            there = (c.old_id if older else c.new_id) if c else None
+            if c is None:
+                given = other.get(e.id) is not None
+                status, there = ("same", e.id) if given or not other.partial else ("unknown", None)
+            elif (older and c.kind == ADDED) or (not older and c.kind == REMOVED):
+                status = "absent"
+            elif there is None:
+                status = "unknown"
+            else:
+                status = "replaced" if c.replaced else (c.kind if c.kind != CHANGED else "changed")
+            out.setdefault(e.id, []).append({"version": other.version, "status": status, "id": there})
+    return out

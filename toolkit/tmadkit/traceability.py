@@ -57,7 +57,7 @@ def _clause_outcome(outcomes: list[str]) -> str:
 
 
 def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
-          results: dict | None = None) -> dict[str, Any]:
+          results: dict | None = None, history: dict[str, list[dict]] | None = None) -> dict[str, Any]:
     """The traceability model.  `results`: a conformance run's results.json, or None."""
     by_clause: dict[str, list[Rule]] = defaultdict(list)
     for rule in ruleset:
@@ -118,6 +118,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
                 "disputed": any(r.disputed for r in cited),
                 "actors": sorted({r.actor for r in cited}),
                 "result": _clause_outcome(outcomes) if testable and results is not None else None,
+                **({"history": history.get(e.id, [])} if history is not None else {}),
             })
 
     disputes: dict[str, list[dict]] = defaultdict(list)
