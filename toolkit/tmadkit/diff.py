@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import yaml
 
 from . import paths
-from .catalogue import COUNTED_KINDS, Catalogue, Entry
+from .catalogue import COUNTED_KINDS, Catalogue
 from .rules import RuleSet
 
 ADDED, REMOVED, CHANGED, RENUMBERED, RELABELLED = "added", "removed", "changed", "renumbered", "relabelled"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from . import facts as F
-from .model import NON_REQUEST_KINDS, SENDERS, TRANSITION, Machine, SMIRule
+from .model import NON_REQUEST_KINDS, SENDERS, Machine, SMIRule
 from .model import load as load_machine
 from .store import Device, Store
 
