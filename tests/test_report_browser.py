@@ -72,3 +72,21 @@ def test_filters_narrow_the_matrix(browser, report):
     assert 0 < checked < everything
     Select(browser.find_element(By.ID, "f-doc")).select_by_visible_text("AC")
     assert all(r.get_attribute("data-doc") == "AC" for r in rows())
+
+
+def test_version_and_groupid_filters(browser, report):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(report.as_uri())
+    rows = lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "#matrix tbody tr") if r.is_displayed()]  # noqa: E731
+    everything = len(rows())
+    Select(browser.find_element(By.ID, "f-version")).select_by_visible_text("TMAD 6.1F")
+    in_61f = rows()
+    assert 0 < len(in_61f) < everything
+    assert all("TMAD 6.1F" in r.get_attribute("data-versions").split("|") for r in in_61f)
+    Select(browser.find_element(By.ID, "f-version")).select_by_index(0)
+    Select(browser.find_element(By.ID, "f-group")).select_by_visible_text("DA")
+    for r in rows():
+        groups = r.get_attribute("data-groups")
+        assert groups == "" or "DA" in groups.split("|")

@@ -45,8 +45,15 @@ def render(model: dict) -> str:
         for rid in c["rules"]:
             rule_link.setdefault(rid, anchors[c["id"]])
     actors = sorted({a for c in model["clauses"] for a in c["actors"]})
+    group_ids = sorted({g for c in model["clauses"] for g in c.get("group_ids", [])})
+    # the versions a clause is in: its own, and those its history says it stands in
+    versions_of = {c["id"]: [f"{c['document']} {c['version']}"] + [
+        f"{c['document']} {h['version']}" for h in c.get("history", []) if h["status"] not in ("absent", "unknown")]
+        for c in model["clauses"]}
+    versions = sorted({v for vs in versions_of.values() for v in vs})
     return env.get_template("report.html.j2").render(
-        model=model, anchors=anchors, rule_link=rule_link, actors=actors, checks_source=_check_sources(model),
+        model=model, anchors=anchors, rule_link=rule_link, actors=actors, group_ids=group_ids,
+        versions=versions, versions_of=versions_of, checks_source=_check_sources(model),
         smi_diagrams=_smi_diagrams())
 
 

@@ -117,6 +117,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
                 "suspect": any(e.id in rules_out[r.id]["suspect"] for r in cited),
                 "disputed": any(r.disputed for r in cited),
                 "actors": sorted({r.actor for r in cited}),
+                "group_ids": sorted({g for r in cited for g in r.applies_to.get("group_ids", [])}),
                 "result": _clause_outcome(outcomes) if testable and results is not None else None,
                 **({"history": history.get(e.id, [])} if history is not None else {}),
             })
