@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import jsonschema
 import referencing
@@ -18,6 +18,7 @@ import yaml
 
 from . import paths
 from .errors import InputError
+from .yamlload import StrictLoader
 
 SCHEMA_FILE = "rule.schema.json"
 
@@ -126,30 +127,8 @@ class RuleSet:
 
 # --- YAML with line numbers and no silent duplicate keys ---------------------------
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # "<<" merges are meant to be overridden by the keys beside them
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-# Dates in witness facts stay strings: the checks parse ISO 8601 themselves, and YAML's
-# implicit timestamp typing would silently drop time zones.
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# The one YAML loader of the toolkit (duplicate keys refused, timestamps kept as text).
+_Loader = StrictLoader
 
 
 def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:

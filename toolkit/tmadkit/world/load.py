@@ -45,6 +45,7 @@ from jsonschema.exceptions import best_match
 from ..errors import InputError
 from ..smki.certificates import parse as parse_certificate
 from ..smki.registry import Registry
+from ..yamlload import StrictLoader
 from . import store
 from .store import FieldError, World
 
@@ -213,31 +214,7 @@ def _presence_only(schema: Any) -> bool:
 # Each yields (record number, line or None, record).
 
 
-class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader that refuses duplicate keys and keeps timestamps as strings.
-
-    Timestamps stay strings so the schema's RFC 3339 pattern applies: YAML's implicit
-    typing would accept `2025-01-01` or a time without an offset, which the 7-day
-    arithmetic cannot use unambiguously.
-    """
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_YamlLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_YamlLoader = StrictLoader   # duplicate keys refused, timestamps kept as text (tmadkit.yamlload)
 
 
 def _yaml_line(path: Path, index: int | None, field_path: str | None) -> int | None:
