@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tmadkit import paths
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,11 +21,3 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     registry._checks.cache_clear()
     yield root
     registry._checks.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def vectors_dir() -> Path:
-    d = paths.vectors_dir()
-    if not d.is_dir():
-        pytest.skip(f"external test vectors not found at {d} (set TMADKIT_VECTORS to the shared/vectors folder)")
-    return d

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from tmadkit import paths
+from _vectors import vector
 from tmadkit.errors import InputError
 from tmadkit.xml import safe
 from tmadkit.xml import signature as S
@@ -57,12 +57,6 @@ BASE_CERT = "Z1-accessControlBroker-dSPXmlSign"
 
 # --------------------------------------------------------------------------- vectors
 
-def vector(*parts: str) -> Path:
-    p = paths.vectors_dir().joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"external test vector {p} not present (set TMADKIT_VECTORS to "
-                    f"the shared vectors folder)")
-    return p
 
 
 def dcc(rel: str) -> Path:

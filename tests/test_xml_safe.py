@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import socket
 import select
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tmadkit import paths
+from _vectors import vector
 from tmadkit.errors import InputError
 from tmadkit.xml import safe
 from tmadkit.xml.safe import XMLInputError
 
 
-def vector(*parts: str) -> Path:
-    p = paths.vectors_dir().joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"external test vector {p} not present (set TMADKIT_VECTORS to "
-                    f"the shared vectors folder)")
-    return p
 
 
 def refused(kind: str, fn, *args, **kw) -> XMLInputError:
