@@ -297,6 +297,80 @@ def test_cached_world_answers_as_the_world():
     cached.close()
 
 
+# ---------------------------------------------------------------- streamed and memoised runs
+
+
+def _plain_verdicts(inst: dict, group_id: str | None = "AA") -> list[tuple]:
+    """Each Table 5.10 rule's failure on one installation, checked against the World itself
+    (no CachedWorld: no batches, no memo)."""
+    facts = {"group_id": group_id, "at": AT, "context": {"world": example_world()}, "installation": inst}
+    out = []
+    for step, rule_id, check in run.plan():
+        v = check(facts)
+        if v.status == "fail":
+            out.append((step, rule_id, v.detail, v.evidence))
+    return out
+
+
+def test_streamed_memoised_run_equals_the_checks_on_the_world(built):
+    """The path a large MCF takes (a streamed parse, a CachedWorld, results memoised per
+    distinct set of Certificate IDs) reports what each generated check says on its own."""
+    root = safe.parse_bytes(built.content).getroot()
+    installations = [extract.installation(el) for el in extract.installations(root)]
+    expected = [_plain_verdicts(i) for i in installations]
+    cv = CommonValidation(example_world(), AT)
+    for _ in range(2):                                   # the second pass answers from the memo
+        streamed = list(cv.run_stream(built.content, file=built.name))
+        assert [[(f.step, f.rule, f.detail, f.supporting_data) for f in r.failed_checks] for r in streamed] == expected
+    assert cv.world.memo, "the certificate rows were not memoised"
+    assert [r.to_dict() for r in streamed] == [r.to_dict() for r in cv.run_mcf(root)]
+    assert [r.chf for r in streamed] == [extract.chf_of(i) for i in installations]
+
+
+def test_memo_keys_hold_everything_the_certificate_rows_read():
+    """Two installations whose Certificate IDs differ only in how they are written (issuer text,
+    a non-string serial, an extra key) never share a memoised answer."""
+    cv = CommonValidation(example_world(), AT)
+    base = extract.installation(next(extract.installations(
+        safe.parse_bytes(build({"type": "MCF", "MCFCounter": 1, "group_id": "AA", "installations": [elec()]},
+                               witness_pki(), now=AT).content).getroot())))
+    cert = base["esme"]["certificates"]["critical_supplier"]
+    variants = [cert, {**cert, "serial": int(cert["serial"])}, {**cert, "note": "x"},
+                {**cert, "issuer": cert["issuer"] + " "}, {"issuer": cert["issuer"]}, "NULL"]
+    for value in variants:
+        inst = {**base, "esme": {**base["esme"], "certificates": {**base["esme"]["certificates"],
+                                                                   "critical_supplier": value}}}
+        got = [(f.step, f.rule, f.detail, f.supporting_data) for f in cv.check("AA", inst).failed_checks]
+        assert got == _plain_verdicts(inst), value
+
+
+def test_stream_refuses_what_the_parser_refuses_and_skips_other_files():
+    with pytest.raises(safe.XMLInputError) as exc:
+        list(safe.stream_children(b'<!DOCTYPE x [<!ENTITY a "b">]><x/>', "x", "y", file="evil.xml"))
+    assert exc.value.kind == "doctype"
+    with pytest.raises(safe.XMLInputError):
+        list(extract.stream(b"<MigrationCommon xmlns='" + schema.NAMESPACE.encode() + b"'><SMETS1Installation>",
+                            file="cut.xml"))
+    other = b"<MigrationError xmlns='" + schema.NAMESPACE.encode() + b"'><SMETS1Installation/></MigrationError>"
+    assert list(extract.stream(other)) == []
+
+
+def test_rejected_mcf_gets_no_table_5_10_and_leaves_no_worker(cli_files, capsys, tmp_path):
+    import threading
+
+    d, mcf, _ = cli_files
+    data = mcf.read_bytes()
+    tampered = tmp_path / mcf.name
+    tampered.write_bytes(data.replace(b"<MCFCounter>7<", b"<MCFCounter>9<", 1))   # signed content changed
+    args = ["validate", str(tampered), "--as", "DCC", "--world", str(example_dir()), "--pki", str(d / "pki"),
+            "--state", str(tmp_path / "state"), "--at", AT.isoformat(), "--json", "--emit-mvf", str(tmp_path / "out")]
+    assert main(args) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["accepted"] is False and doc["failure"]["step"] == "5.9.2"
+    assert "installations" not in doc and not (tmp_path / "out").exists()
+    assert not [t for t in threading.enumerate() if t.name == "tmadkit-table-5.10"]
+
+
 # ---------------------------------------------------------------- the CLI
 
 
@@ -348,3 +422,15 @@ def test_cli_emit_mvf_needs_world_and_pki(cli_files, capsys):
     d, mcf, _ = cli_files
     assert main(["validate", str(mcf), "--as", "DCC", "--emit-mvf", str(d / "x"), "--at", AT.isoformat()]) == 2
     assert "--emit-mvf needs" in capsys.readouterr().err
+
+
+def test_messages_name_the_check_time_as_given():
+    """Memoised wording never swaps one offset for another of the same instant."""
+    from tmadkit.runtime import common_validation as cvp
+
+    inst = {"esme": {"mpan": "1900000000022"}}
+    for at in (AT, AT.astimezone(timezone(timedelta(hours=1)))):
+        facts = {"at": at, "context": {"world": example_world()}, "installation": inst}
+        r = cvp.no_registration_change(facts, mpxn="installation.esme.mpan", role="import_supplier",
+                                       world="context.world", at="at", days=7)
+        assert at.isoformat() in r.detail

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..authentication.context import AUTHENTICATORS
 from ..authentication.received import ReceivedFile
 from ..authentication.validate import load_context, name_ok, validate_file
+from ..common_validation.speculative import SpeculativeCommonValidation
 from ..errors import InputError
 from ._output import add_json_flag, emit_json
 
@@ -112,14 +113,24 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
         if not path.is_file():
             raise InputError("no such file", file=str(path))
         received = ReceivedFile.read(path)
-        result = validate_file(received, ctx, extra, procedure=procedure)
-        if world is not None and ctx.authenticator == "DCC" and result["accepted"] and result["file_type"] == "MCF":
-            from ..common_validation.process import process_mcf
-            from ..smki import pki as pki_mod
+        checking = world is not None and ctx.authenticator == "DCC"
+        # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;
+        # its results are read only if the file is accepted (speculative.py says why that is safe).
+        speculation = SpeculativeCommonValidation.start(received, world, at) if checking else None
+        try:
+            result = validate_file(received, ctx, extra, procedure=procedure)
+            if checking and result["accepted"] and result["file_type"] == "MCF":
+                from ..common_validation.process import process_mcf
+                from ..smki import pki as pki_mod
 
-            result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
-                                      emit_dir=args.emit_mvf, state_dir=args.state, mvf_counter=args.mvf_counter))
-        del received   # a 300 MB file's tree is not kept while the next file is read
+                result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
+                                          emit_dir=args.emit_mvf, state_dir=args.state,
+                                          mvf_counter=args.mvf_counter,
+                                          results=speculation.results() if speculation else None))
+        finally:
+            if speculation is not None:
+                speculation.cancel()
+        del received, speculation   # a 300 MB file's tree is not kept while the next file is read
         results.append(result)
     ok = all(r["accepted"] and name_ok(r) for r in results)
     if args.json:

@@ -52,6 +52,8 @@ class CachedWorld:
         self._regs: dict[tuple[str, str], list] = {}   # (MPxN, role) -> the block's registration rows
         self._block_mpxns: set[str] = set()
         self._euis: dict[str, str] = {}
+        # Results of pure computations for this run (runtime.common_validation._memo).
+        self.memo: dict[tuple, object] = {}
 
     # -- memoised look-ups --------------------------------------------------------
 
@@ -117,14 +119,14 @@ class CachedWorld:
     def registered(self, mpxn: str, role: str, at: datetime):
         if mpxn not in self._block_mpxns or role not in ROLE_TABLE:
             return self.world.registered(mpxn, role, at)
-        return self._party_at(self._regs.get((mpxn, role), ()), to_us(at))
+        return self._party_at(self._regs.get((mpxn, role), ()), _us(at))
 
     def change_within(self, mpxn: str, role: str, at: datetime, days: float = 7) -> bool:
         # World.change_within: does the party at any instant of (at, at + days] differ from the
         # party at `at`?  Only the period edges inside the window can change it.
         if mpxn not in self._block_mpxns or role not in ROLE_TABLE:
             return self.world.change_within(mpxn, role, at, days)
-        t0 = to_us(at)
+        t0 = _us(at)
         t1 = t0 + round(days * DAY_US)
         rows = [r for r in self._regs.get((mpxn, role), ()) if r[1] <= t1 and (r[2] is None or r[2] > t0)]
         edges = {s for _, s, _, _ in rows if t0 < s <= t1} | {e for _, _, e, _ in rows
@@ -138,6 +140,12 @@ class CachedWorld:
 
     def close(self) -> None:
         self._regs = {}
+        self.memo = {}
+
+
+@lru_cache(maxsize=64)
+def _us(at: datetime) -> int:
+    return to_us(at)    # one check time per run, asked twice per MPxN
 
 
 def _chunks(items: list, n: int):

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from lxml import etree
 
+from ..xml import safe
 from ..xml.schema import DS_NAMESPACE, NAMESPACE
 
 _M = "{" + NAMESPACE + "}"
@@ -26,6 +27,8 @@ SLOT_OF_ELEMENT = {"CriticalNetworkOperatorCertificateID": "critical_network_ope
 DETAIL_FIELD = {"FirmwareVersion": "firmware_version", "DeviceModel": "model",
                 "DeviceManufacturer": "manufacturer", "DeviceType": "device_type"}
 INSTALLATION = _M + "SMETS1Installation"
+MCF_ROOT = _M + "MigrationCommon"
+GROUP_ID = _M + "GroupID"
 
 
 def _text(el) -> str:
@@ -91,3 +94,23 @@ def chf_of(facts: dict) -> str:
 def installations(root: etree._Element) -> Iterator[etree._Element]:
     """The SMETS1Installation elements of a parsed MCF, in file order."""
     return root.iterchildren(INSTALLATION)
+
+
+def group_id_of(root: etree._Element) -> str | None:
+    """The MCF's GroupID (a child of the root, before the installations)."""
+    for child in root:
+        if child.tag == GROUP_ID:
+            return (child.text or "").strip()
+    return None
+
+
+def stream(data: bytes, *, file: str | None = None) -> Iterator[tuple[str | None, dict]]:
+    """(GroupID, installation facts) for each SMETS1Installation of an MCF's bytes, in file
+    order, without building the whole tree (tmadkit.xml.safe.stream_children).  Nothing for a
+    file that is not an MCF; XMLInputError where the bytes stop being well-formed."""
+    group_id: str | None = None
+    first = True
+    for el in safe.stream_children(data, MCF_ROOT, INSTALLATION, file=file):
+        if first:   # the header precedes the first installation and is freed after it
+            group_id, first = group_id_of(el.getparent()), False
+        yield group_id, installation(el)

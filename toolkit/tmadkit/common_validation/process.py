@@ -15,7 +15,7 @@ from pathlib import Path
 from ..authentication.received import ReceivedFile
 from . import distribution, extract
 from .counter import next_counter
-from .run import CommonValidation
+from .run import CommonValidation, InstallationResult
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -33,11 +33,13 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_dir: Path | None = None,
                 state_dir: Path | None = None, mvf_counter: int | None = None,
-                version: str | None = None) -> dict:
+                version: str | None = None, results: list[InstallationResult] | None = None) -> dict:
+    """`results`: Table 5.10 already run over this file (speculative.py); run here otherwise."""
     root = received.tree.getroot()
     header = received.header
     cv = CommonValidation(world, at, version=version)
-    results = list(cv.run_mcf(root))
+    if results is None:
+        results = list(cv.run_mcf(root))
     failed = sum(1 for r in results if r.failed_checks)
     signifier = None
     if header.get("ToBeCommissionedByDCC") is False:

@@ -11,6 +11,8 @@ failures) is recorded as a FailedCheck of its step, fail-closed, with the error 
 """
 from __future__ import annotations
 
+import itertools
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -24,6 +26,10 @@ from .cached_world import CachedWorld
 
 PROCEDURE = "common-validation"
 BLOCK = 2000            # installations per prefetch batch
+
+
+class Cancelled(Exception):
+    """The run was told to stop (its file was rejected meanwhile): there are no results."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,12 @@ def ruleset():
     """The TMAD rules, read once per process: reading rule files takes seconds, and the DCC's
     procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
     from .. import paths
-    from ..rules import RuleSet, load_file
+    from ..registry import manifest
+    from ..rules import RuleSet, _relpath, load_file
 
-    return RuleSet([load_file(p) for p in sorted((paths.rules_dir() / "tmad").glob("*.yaml"))])
+    validated = manifest()["rule_files"]   # what the generator validated, by SHA-256
+    return RuleSet([load_file(p, validated_sha256=validated.get(_relpath(p)))
+                    for p in sorted((paths.rules_dir() / "tmad").glob("*.yaml"))])
 
 
 @lru_cache(maxsize=1)
@@ -97,12 +106,16 @@ class CommonValidation:
                                                  verdict.evidence if verdict.status == FAIL else None))
         return out
 
-    def run(self, group_id: str | None, installations: Iterable[dict]) -> Iterator[InstallationResult]:
-        """Installation facts in MCF order -> results in the same order (prefetching per block)."""
+    def run(self, group_id: str | None, installations: Iterable[dict], *,
+            stop: threading.Event | None = None) -> Iterator[InstallationResult]:
+        """Installation facts in MCF order -> results in the same order (prefetching per block).
+        Raises Cancelled between blocks once `stop` is set."""
         block: list[dict] = []
         for inst in installations:
             block.append(inst)
             if len(block) == BLOCK:
+                if stop is not None and stop.is_set():
+                    raise Cancelled("Table 5.10 stopped before the end of the file")
                 yield from self._block(group_id, block)
                 block = []
         if block:
@@ -113,11 +126,17 @@ class CommonValidation:
         for inst in block:
             yield self.check(group_id, inst)
 
-    def run_mcf(self, root) -> Iterator[InstallationResult]:
+    def run_mcf(self, root, *, stop: threading.Event | None = None) -> Iterator[InstallationResult]:
         """The SMETS1Installations of a parsed MCF (its root element), in file order."""
-        group_id = None
-        for child in root:
-            if isinstance(child.tag, str) and child.tag == extract._M + "GroupID":
-                group_id = (child.text or "").strip()
-                break
-        return self.run(group_id, (extract.installation(el) for el in extract.installations(root)))
+        return self.run(extract.group_id_of(root), (extract.installation(el) for el in extract.installations(root)),
+                        stop=stop)
+
+    def run_stream(self, data: bytes, *, file: str | None = None,
+                   stop: threading.Event | None = None) -> Iterator[InstallationResult]:
+        """The same for an MCF's bytes, parsed as a stream (extract.stream): no tree is kept."""
+        pairs = extract.stream(data, file=file)
+        first = next(pairs, None)
+        if first is None:
+            return iter(())
+        rest = (inst for _, inst in pairs)
+        return self.run(first[0], itertools.chain((first[1],), rest), stop=stop)

@@ -57,25 +57,33 @@ PARTY_NAMES = {"supplier": "Supplier Party", "network_operator": "Network Party"
 
 # --- helpers -------------------------------------------------------------------------
 
-def _kinds(devices: Sequence[str]) -> list[str]:
-    unknown = [d for d in devices if d not in DEVICE_TYPE]
-    if unknown:
-        # A rule-file mistake, not bad input: the generator's callers see it at once.
-        raise ValueError(f"unknown device kinds {unknown}; known: {list(DEVICE_TYPE)}")
-    return list(devices)
+def _kinds(devices: Sequence[str]) -> Sequence[str]:
+    for d in devices:
+        if d not in DEVICE_TYPE:
+            # A rule-file mistake, not bad input: the generator's callers see it at once.
+            raise ValueError(f"unknown device kind {d!r}; known: {list(DEVICE_TYPE)}")
+    return devices
 
 
-def _devices(facts: Facts, installation: str, devices: Sequence[str]):
+def _is_map(value: Any) -> bool:
+    # type() first: the ABC check costs more than the rest of a cheap check.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _devices(facts: Facts, installation: str, devices: Sequence[str]) -> list:
     """(kind, device mapping | None) in the row's order; None for a mandatory Device that is
     absent.  Absent optional Devices are left out ("if present")."""
     inst = get(facts, installation)
-    inst = inst if isinstance(inst, Mapping) else {}
+    if not _is_map(inst):
+        inst = {}
+    out = []
     for kind in _kinds(devices):
         dev = inst.get(kind)
-        if isinstance(dev, Mapping):
-            yield kind, dev
+        if _is_map(dev):
+            out.append((kind, dev))
         elif kind in MANDATORY:
-            yield kind, None
+            out.append((kind, None))
+    return out
 
 
 def _id(dev: Mapping | None, kind: str) -> str:
@@ -100,6 +108,17 @@ def _time(facts: Facts, at: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"{at} is {value!r}, required an ISO 8601 date-time with a UTC offset")
     return value
+
+
+def _iso(when: datetime) -> str:
+    # Every message of a time-dependent check names the check time, which is one per run.
+    # Keyed with the offset too: equal instants written with different offsets read differently.
+    return _iso_cached(when, when.utcoffset())
+
+
+@lru_cache(maxsize=64)
+def _iso_cached(when: datetime, offset) -> str:
+    return when.isoformat()
 
 
 def _model(dev: Mapping) -> tuple[str, str, str | None]:
@@ -147,6 +166,33 @@ def certificate_evidence(value: Any) -> dict:
 def _is_null(value: Any) -> bool:
     cid = certificate_id(value)
     return cid is not None and cid.is_null
+
+
+def _cert_key(value: Any) -> Any:
+    """Everything the certificate primitives read of a Certificate ID fact, as a hashable key."""
+    if type(value) is dict and len(value) == 2 and type(value.get("issuer")) is str \
+            and type(value.get("serial")) is str:
+        return value["issuer"], value["serial"]          # what an MCF's X509IssuerSerial gives
+    if value is MISSING:
+        return MISSING
+    return type(value).__name__, repr(value), str(value)  # anything else, as the messages show it
+
+
+def _memo(world, key: tuple, compute):
+    """compute() - a pure function of `key` and the World at one check time - remembered for the
+    run where the World keeps a memo (common_validation.CachedWorld), computed anew otherwise.
+
+    An MCF names few distinct certificates but repeats them in every installation, so the
+    certificate rows are answered once per distinct set of Certificate IDs; the key holds every
+    input the computation reads (fact paths for the wording, values, check time)."""
+    memo = getattr(world, "memo", None)
+    if memo is None:
+        return compute()
+    try:
+        return memo[key]
+    except KeyError:
+        result = memo[key] = compute()
+        return result
 
 
 def _clause2_id(world, value: Any, kind: str) -> str | None:
@@ -277,12 +323,20 @@ def certificates_valid(facts: Facts, *, device: str, slots: Sequence[str], world
         raise ValueError(f"unknown certificate slots {bad}; known: {list(SLOTS)}")
     w, when = _world(facts, world), _time(facts, at)
     dev = get(facts, device)
-    if not isinstance(dev, Mapping):
+    if not _is_map(dev):
         return Result(False, f"{device} is absent")
-    certs = dev.get("certificates") if isinstance(dev.get("certificates"), Mapping) else {}
+    certs = dev.get("certificates")
+    if not _is_map(certs):
+        certs = {}
+    values = tuple(certs.get(slot, MISSING) for slot in slots)
+    return _memo(w, ("certificates_valid", device, tuple(slots), when, when.utcoffset(),
+                     tuple(map(_cert_key, values))),
+                 lambda: _certificates_valid(device, slots, values, w, when))
+
+
+def _certificates_valid(device: str, slots: Sequence[str], values: tuple, w, when: datetime) -> Result:
     checked = 0
-    for slot in slots:
-        value = certs.get(slot, MISSING)
+    for slot, value in zip(slots, values):
         if value is MISSING:
             return Result(False, f"{device} has no {slot} Certificate ID")
         cid = certificate_id(value)
@@ -293,10 +347,10 @@ def certificates_valid(facts: Facts, *, device: str, slots: Sequence[str], world
             continue
         verdict = w.registry.confirm_validity(cid, when)
         if not verdict:
-            return Result(False, f"{device} {slot} certificate is not valid at {when.isoformat()}: {verdict}",
+            return Result(False, f"{device} {slot} certificate is not valid at {_iso(when)}: {verdict}",
                           {"certificate": certificate_evidence(value)})
         checked += 1
-    return Result(True, f"{checked} certificate(s) of {device} valid at {when.isoformat()} "
+    return Result(True, f"{checked} certificate(s) of {device} valid at {_iso(when)} "
                         f"({len(slots) - checked} Null Certificate ID(s) exempt)")
 
 
@@ -306,12 +360,18 @@ def same_party_ids(facts: Facts, *, pairs: Sequence[Sequence[str]], role: str, w
     fault is the SupportingData (CertificatePair, Critical first)."""
     if role not in PARTY_ROLES:
         raise ValueError(f"role must be one of {sorted(PARTY_ROLES)}, not {role!r}")
-    critical_kind, non_critical_kind = PARTY_ROLES[role]
     w = _world(facts, world)
+    paths = tuple((critical, non_critical) for critical, non_critical in pairs)
+    values = tuple((get(facts, critical), get(facts, non_critical)) for critical, non_critical in paths)
+    return _memo(w, ("same_party_ids", role, paths, tuple((_cert_key(c), _cert_key(n)) for c, n in values)),
+                 lambda: _same_party_ids(paths, values, role, w))
+
+
+def _same_party_ids(paths: tuple, values: tuple, role: str, w) -> Result:
+    critical_kind, non_critical_kind = PARTY_ROLES[role]
     first_id: str | None = None
     first_where = ""
-    for critical, non_critical in pairs:
-        c, n = get(facts, critical), get(facts, non_critical)
+    for (critical, non_critical), (c, n) in zip(paths, values):
         cid, nid = _clause2_id(w, c, critical_kind), _clause2_id(w, n, non_critical_kind)
         if cid is not None and nid is not None and w.same_party(cid, nid) and (
                 first_id is None or w.same_party(first_id, cid)):
@@ -333,6 +393,11 @@ def same_party_ids(facts: Facts, *, pairs: Sequence[Sequence[str]], role: str, w
                         + (f": {party.party_id}" if party is not None else ""))
 
 
+def _party(w, value: Any, kind: str) -> tuple:
+    entity = _clause2_id(w, value, kind)
+    return entity, (w.party_of(entity) if entity else None)
+
+
 def registered_party(facts: Facts, *, certificate: str, kind: str, mpxn: str, role: str, world: str,
                      at: str) -> Result:
     """5.10.9, 5.10.12, 5.10.14, 5.10.17: the Party the certificate's Clause 2 ID identifies is,
@@ -343,8 +408,7 @@ def registered_party(facts: Facts, *, certificate: str, kind: str, mpxn: str, ro
         raise ValueError(f"role must be one of {list(REGISTRATION_ROLES)}, not {role!r}")
     w, when = _world(facts, world), _time(facts, at)
     value, number = get(facts, certificate), get(facts, mpxn)
-    entity = _clause2_id(w, value, kind)
-    party = w.party_of(entity) if entity else None
+    entity, party = _memo(w, ("party", kind, _cert_key(value)), lambda: _party(w, value, kind))
     if party is None:
         return Result(False, f"{certificate} identifies no known Party ({kind.replace('_', ' ')} ID "
                              f"{entity or 'null'})", {"certificate": certificate_evidence(value)})
@@ -353,9 +417,9 @@ def registered_party(facts: Facts, *, certificate: str, kind: str, mpxn: str, ro
     registered = w.registered(str(number), role, when)
     if registered != party.party_id:
         return Result(False, f"according to Registration Data the {role.replace('_', ' ')} for {number} at "
-                             f"{when.isoformat()} is {registered or 'nobody'}, not {party.party_id}",
+                             f"{_iso(when)} is {registered or 'nobody'}, not {party.party_id}",
                       {"certificate": certificate_evidence(value)})
-    return Result(True, f"{party.party_id} is the {role.replace('_', ' ')} for {number} at {when.isoformat()}")
+    return Result(True, f"{party.party_id} is the {role.replace('_', ' ')} for {number} at {_iso(when)}")
 
 
 def no_registration_change(facts: Facts, *, mpxn: str, role: str, world: str, at: str, days: int) -> Result:
@@ -368,11 +432,11 @@ def no_registration_change(facts: Facts, *, mpxn: str, role: str, world: str, at
     if number in (MISSING, None, ""):
         return Result(False, f"{mpxn} is absent")
     if w.registered(str(number), role, when) is None:
-        return Result(False, f"Registration Data has no {role.replace('_', ' ')} for {number} at {when.isoformat()}")
+        return Result(False, f"Registration Data has no {role.replace('_', ' ')} for {number} at {_iso(when)}")
     if w.change_within(str(number), role, when, days):
         return Result(False, f"the {role.replace('_', ' ')} for {number} changes within the {days} days after "
-                             f"{when.isoformat()}")
-    return Result(True, f"no change of {role.replace('_', ' ')} for {number} within {days} days of {when.isoformat()}")
+                             f"{_iso(when)}")
+    return Result(True, f"no change of {role.replace('_', ' ')} for {number} within {days} days of {_iso(when)}")
 
 
 # --- Clause 5.8, 4.34A, 4.44A: what a Migration Common File may contain -----------------------
@@ -493,7 +557,7 @@ def wan_contact_within(facts: Facts, *, chfs: str, world: str, at: str, days: in
     for chf in wanted:
         if not w.wan_contact_within(str(chf), when, days):
             last = w.last_wan_contact(str(chf), when)
-            return Result(False, f"no WAN communication with CHF {chf} within {days} days of {when.isoformat()} "
+            return Result(False, f"no WAN communication with CHF {chf} within {days} days of {_iso(when)} "
                                  f"(last: {last.isoformat() if last else 'never'})", {"device_id": str(chf)})
     return Result(True, f"WAN communication with each of {len(wanted)} Communications Hub(s) within {days} days")
 

@@ -27,6 +27,8 @@ Decisions (each is what the Table 5.10 scenarios rely on):
 """
 from __future__ import annotations
 
+import re
+
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -282,9 +284,14 @@ def insert_sql(table: str) -> str:
 # ---------------------------------------------------------------- the query API
 
 
+_DUIS_EUI = re.compile(r"[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){7}")
+
+
 def _eui(text: str | None) -> str | None:
     if text is None:
         return None
+    if _DUIS_EUI.fullmatch(text):
+        return text.upper()   # the DUIS form every MCF DeviceID has: normalising is upper-casing
     try:
         return normalise_eui(text)
     except ValueError:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Iterator
 
 from lxml import etree
 
@@ -46,6 +47,7 @@ _XML_WS = b" \t\r\n"
 _ENCODING_DECL = re.compile(rb"""\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _LIBXML_PLACE = re.compile(r",? line \d+, column \d+$")
 _CHUNK = 1 << 16
+_IN_ONE_CALL = 1 << 31   # libxml2 takes a memory buffer's length as an int
 
 # libxml2 error codes that mean "the input stopped too early" or "bad bytes".
 _TRUNCATED_CODES = {77}          # XML_ERR_TAG_NOT_FINISHED ("Premature end of data")
@@ -220,10 +222,50 @@ def parse_bytes(data: bytes, *, file: str | None = None,
     data = bytes(data)
     _scan_prolog(data, file, complete=True)
     try:
-        tree = _parse_stream(io.BytesIO(data), keep_comments, file)
+        if len(data) < _IN_ONE_CALL:
+            # One libxml2 call with the GIL released: a stream parse takes the GIL back for every
+            # 64 KB read, and waits for it while another thread runs Python (speculative.py).
+            tree = etree.fromstring(data, _parser(keep_comments)).getroottree()
+            if file:
+                tree.docinfo.URL = file
+        else:
+            tree = _parse_stream(io.BytesIO(data), keep_comments, file)
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc, file, _end_position([data])) from None
     return _check_tree(tree, file)
+
+
+def _iterparse(data: bytes, **kwargs):
+    # The options of _parser(keep_comments=False), for a streaming parse of the same bytes.
+    return etree.iterparse(io.BytesIO(data), resolve_entities=False, load_dtd=False, dtd_validation=False,
+                           attribute_defaults=False, no_network=True, huge_tree=True, remove_comments=True,
+                           remove_pis=False, collect_ids=False, recover=False, **kwargs)
+
+
+def stream_children(data: bytes, root_tag: str, child_tag: str, *,
+                    file: str | None = None) -> Iterator[etree._Element]:
+    """The `child_tag` children of a `root_tag` document, each complete, in document order,
+    parsed as parse_bytes would parse them but without keeping the tree: each child (and
+    whatever precedes it) is freed once the next is asked for, so a 400 MB file streams in
+    a few megabytes.  Yields nothing if the root element is not `root_tag`.  Raises
+    XMLInputError as parse_bytes does; the caller must treat what it yielded before an error
+    as coming from a file that will be rejected."""
+    _scan_prolog(data, file, complete=True)
+    try:
+        for _, root in _iterparse(data, events=("start",)):
+            if root.tag != root_tag:
+                return
+            break
+        for _, el in _iterparse(data, events=("end",), tag=child_tag):
+            if el.getparent() is None or el.getparent().getparent() is not None:
+                continue                      # only children of the root
+            yield el
+            el.clear(keep_tail=False)
+            parent = el.getparent()
+            while el.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc, file, _end_position([data])) from None
 
 
 def parse_file(path: str | Path, *, keep_comments: bool = False) -> etree._ElementTree:
