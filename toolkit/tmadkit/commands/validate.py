@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
         checking = world is not None and ctx.authenticator == "DCC"
         # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;
         # its results are read only if the file is accepted (speculative.py says why that is safe).
-        speculation = SpeculativeCommonValidation.start(received, world, at) if checking else None
+        speculation = SpeculativeCommonValidation(received, world.path, at) if checking else None
         try:
             result = validate_file(received, ctx, extra, procedure=procedure)
             if checking and result["accepted"] and result["file_type"] == "MCF":

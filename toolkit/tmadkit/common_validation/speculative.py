@@ -44,15 +44,6 @@ class SpeculativeCommonValidation:
         self._thread = threading.Thread(target=self._work, name="tmadkit-table-5.10", daemon=True)
         self._thread.start()
 
-    @classmethod
-    def start(cls, received: ReceivedFile, world, at: datetime, *, version: str | None = None):
-        """A running speculation, or None when the World is not a database file that another
-        thread can open (then process_mcf runs the checks itself, after authentication)."""
-        path = getattr(world, "path", None)
-        if path is None or not Path(path).is_file():
-            return None
-        return cls(received, path, at, version=version)
-
     def _work(self) -> None:
         from ..world import World
 
@@ -86,4 +77,3 @@ class SpeculativeCommonValidation:
         """Stop the worker (between blocks) and wait for it: nothing outlives the file."""
         self._stop.set()
         self._thread.join()
-        self._results = None

@@ -131,9 +131,10 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
             return True
 
 
-def _parser(keep_comments: bool) -> etree.XMLParser:
-    # A fresh parser per document: lxml parsers are not safe to share across threads.
-    return etree.XMLParser(
+def _options(keep_comments: bool) -> dict:
+    # One set of options for the tree parser and the streaming parser: the file a DCC accepts
+    # and the stream its Table 5.10 checks read must be parsed alike.
+    return dict(
         resolve_entities=False,   # never expand entities (second line behind the prolog scan)
         load_dtd=False, dtd_validation=False, attribute_defaults=False,
         no_network=True,          # never fetch anything
@@ -143,6 +144,11 @@ def _parser(keep_comments: bool) -> etree.XMLParser:
         collect_ids=False,        # nothing here is referenced by ID (Reference URI="" only)
         recover=False,
     )
+
+
+def _parser(keep_comments: bool) -> etree.XMLParser:
+    # A fresh parser per document: lxml parsers are not safe to share across threads.
+    return etree.XMLParser(**_options(keep_comments))
 
 
 def _end_position(chunks) -> tuple[int, int]:
@@ -236,10 +242,7 @@ def parse_bytes(data: bytes, *, file: str | None = None,
 
 
 def _iterparse(data: bytes, **kwargs):
-    # The options of _parser(keep_comments=False), for a streaming parse of the same bytes.
-    return etree.iterparse(io.BytesIO(data), resolve_entities=False, load_dtd=False, dtd_validation=False,
-                           attribute_defaults=False, no_network=True, huge_tree=True, remove_comments=True,
-                           remove_pis=False, collect_ids=False, recover=False, **kwargs)
+    return etree.iterparse(io.BytesIO(data), **_options(keep_comments=False), **kwargs)
 
 
 def stream_children(data: bytes, root_tag: str, child_tag: str, *,
