@@ -23,6 +23,7 @@ from tmadkit.common_validation import CommonValidation, extract, run
 from tmadkit.common_validation.cached_world import CachedWorld
 from tmadkit.common_validation.distribution import plan as distribution_plan
 from tmadkit.common_validation.process import process_mcf
+from tmadkit.errors import InputError
 from tmadkit.files.build import build
 from tmadkit.rules import load_all
 from tmadkit.smki.registry import Registry
@@ -342,6 +343,90 @@ def test_memo_keys_hold_everything_the_certificate_rows_read():
                                                                    "critical_supplier": value}}}
         got = [(f.step, f.rule, f.detail, f.supporting_data) for f in cv.check("AA", inst).failed_checks]
         assert got == _plain_verdicts(inst), value
+
+
+# The rows decided once per installation shape: every row but those that look up a DeviceID
+# (5.10.4), an MPAN or an MPRN (the registration rows and 5.10.17's need for a GSME MPRN).
+IDENTIFIER_READERS = {"TMAD-T5.10-5.10.4", "TMAD-T5.10-5.10.9-party-undefined-skipped", "TMAD-T5.10-5.10.10",
+                      "TMAD-T5.10-5.10.12-party-undefined-skipped", "TMAD-T5.10-5.10.14-party-undefined-skipped",
+                      "TMAD-T5.10-5.10.15", "TMAD-T5.10-5.10.17-needs-gsme",
+                      "TMAD-T5.10-5.10.17-party-undefined-skipped"}
+
+
+def test_identifier_blind_rules_are_the_rows_that_read_no_identifier():
+    assert {r for _, r, _ in run.plan()} - run.identifier_blind_rules() == IDENTIFIER_READERS
+    assert run._reads_identifiers({"present": {"fact": "installation.gsme.mprn"}})
+    assert run._reads_identifiers({"cpl_listed": {"installation": "installation", "devices": ["chf"],
+                                                  "world": "context.world"}}) is False
+    assert run._reads_identifiers({"all": [{"present": {"fact": "installation.esme"}},
+                                           {"null_certificate_id": {"certificate": "installation.esme.device_id"}}]})
+    # a primitive not declared identifier-blind reads identifiers if it reads the installation at all
+    assert run._reads_identifiers({"equals": {"fact": "installation.chf", "value": {}}})
+    assert run._reads_identifiers({"one_of": {"fact": "group_id", "values": ["AA"]}}) is False
+
+
+def _swap_identifiers(node, n: int):
+    """The facts with every DeviceID, MPAN and MPRN replaced (n picks which replacement)."""
+    if isinstance(node, dict):
+        return {k: ({"device_id": ["00-0D-6F-00-00-09-00-01", "00-0D-6F-00-00-01-00-99", "", 7][n],
+                     "mpan": ["1900000000022", "1900000000999", "", None][n],
+                     "mprn": ["1000000022", "1000000999", "", 0][n]}[k] if k in extract.IDENTIFIERS
+                    else _swap_identifiers(v, n)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_swap_identifiers(v, n) for v in node]
+    return node
+
+
+def test_identifier_blind_rules_give_every_witness_the_same_status_whatever_its_identifiers():
+    """The claim behind deciding a row once per shape, tried on each row's witnesses: with
+    its DeviceIDs, MPANs and MPRNs changed (to ones in the SMI, unregistered, empty or not text)
+    the row passes, fails or does not apply exactly as before."""
+    rules = {r.id: r for r in load_all()}
+    tried = 0
+    blind, blind_applicability = run.identifier_blind_rules(), run.identifier_blind_applicability()
+    for rule_id in sorted(blind | blind_applicability):
+        check = checks_registry.check(rule_id)
+        # of a rule whose predicate reads identifiers, only whether it applies is the same
+        seen = (lambda v: v.status) if rule_id in blind else (lambda v: v.status == "not_applicable")
+        for w in rules[rule_id].witnesses:
+            status = seen(evaluate(check, w.facts))
+            for n in range(4):
+                try:
+                    swapped = evaluate(check, _swap_identifiers(w.facts, n))
+                except InputError:   # a witness built as a real MCF cannot hold an empty or non-text one
+                    assert n >= 2, (rule_id, w.id, n)
+                    continue
+                assert seen(swapped) == status, (rule_id, w.id, n)
+                tried += 1
+    assert tried > 150 and blind_applicability - blind
+
+
+def test_shape_leaves_out_identifiers_and_nothing_else():
+    inst = elec(gsme=dict(GSME))
+    assert extract.shape(inst) == extract.shape(_swap_identifiers(inst, 1))
+    for other in (elec(esme={"firmware_version": "2.2"}), elec(esme={"variant": "A"}), elec(gsme={"mprn": "1"}),
+                  elec(esme={"firmware_version": 2.1}), elec(ihd=False), {**elec(), "cad": None}):
+        assert extract.shape(other) != extract.shape(inst)
+    assert extract.shape({"chf": {"model": "1"}}) != extract.shape({"chf": {"model": 1}})
+    assert extract.shape({"chf": {"c": {}}}) != extract.shape({"chf": {"c": []}})
+    assert extract.shape("not an installation") is None
+
+
+def test_rows_decided_per_shape_report_each_installations_own_failures():
+    """Installations alike but for their identifiers, failing and passing the shape-decided rows
+    (5.10.2, 5.10.3, 5.10.5): each gets exactly the FailedChecks its own checks give, its
+    SupportingData naming its own Devices."""
+    variants = [inst for name, inst, _ in CASES if name in ("passes", "expired")] + [elec(esme={"firmware_version": "2.2"})]
+    mcf = build({"type": "MCF", "MCFCounter": 1, "group_id": "AA", "installations": variants * 4}, witness_pki(), now=AT)
+    insts = [extract.installation(el) for el in extract.installations(safe.parse_bytes(mcf.content).getroot())]
+    assert len({extract.chf_of(i) for i in insts}) == 12 and len({extract.shape(i) for i in insts}) == 3
+    cv = CommonValidation(example_world(), AT)
+    got = [[(f.step, f.rule, f.detail, f.supporting_data) for f in r.failed_checks] for r in cv.run("AA", insts)]
+    assert got == [_plain_verdicts(i) for i in insts]
+    steps = [{f[0] for f in g} for g in got]
+    assert steps[0::3] == [set()] * 4 and steps[1::3] == [{"5.10.5"}] * 4 and steps[2::3] == [{"5.10.2", "5.10.3"}] * 4
+    assert len({g[0][3]["device_id"] for g in got[2::3]}) == 4           # each its own ESME
+    assert len(cv._shapes) == 3 and all(m.settled and m.applies for m in cv._shapes.values())
 
 
 def test_stream_refuses_what_the_parser_refuses_and_skips_other_files():

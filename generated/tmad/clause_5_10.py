@@ -29,7 +29,7 @@ OUTCOME_TMAD_5_10_OPENING_TABLE_5_9 = Outcome(
 )
 
 
-def check_tmad_5_10_opening_table_5_9(facts, version=None):
+def check_tmad_5_10_opening_table_5_9(facts, version=None, applies_known=False):
     """TMAD-5.10-opening-table-5.9: An MCF that passes Table 5.9 is distributed, whatever Table 5.10 finds
 
     Actor: DCC.  DISPUTED (clause-5-10-opening): 'checks and processing at Clause 5.10' means those of Clause 5.9 (Table 5.9): once the MCF is authenticated the DCC distributes it under 5.10(a), and Table 5.10's FailedChecks are reported in the MVF.
@@ -46,10 +46,13 @@ def check_tmad_5_10_opening_table_5_9(facts, version=None):
         Interface subject to the naming requirement at Clause 10.2;
 
     On failure: ensure that the file is provided to the relevant S1SP, the relevant DCO, and, where ‘ToBeCommissionedByDCC’ is set to ‘True’, the Commissioning Party and, where ‘ToBeCommissionedByDCC’ is set to ‘False’, the Responsible Supplier
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.equals(facts, fact='mcf.accepted', value=True)
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_OPENING_TABLE_5_9, applies.detail, CLAUSES_TMAD_5_10_OPENING_TABLE_5_9)
+    if not applies_known:
+        applies = p.equals(facts, fact='mcf.accepted', value=True)
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_OPENING_TABLE_5_9, applies.detail, CLAUSES_TMAD_5_10_OPENING_TABLE_5_9)
     result = p.equals(facts, fact='distribution.distributed', value=True)
     return Verdict.of(RULE_TMAD_5_10_OPENING_TABLE_5_9, result, OUTCOME_TMAD_5_10_OPENING_TABLE_5_9, CLAUSES_TMAD_5_10_OPENING_TABLE_5_9)
 
@@ -63,7 +66,7 @@ OUTCOME_TMAD_5_10_OPENING_TABLE_5_10 = Outcome(
 )
 
 
-def check_tmad_5_10_opening_table_5_10(facts, version=None):
+def check_tmad_5_10_opening_table_5_10(facts, version=None, applies_known=False):
     """TMAD-5.10-opening-table-5.10: An MCF is distributed only if every installation passes Table 5.10
 
     Actor: DCC.  DISPUTED (clause-5-10-opening): Read as written, Clause 5.10's own checks (Table 5.10) must all succeed: an MCF with any FailedCheck is not distributed under 5.10(a).
@@ -80,10 +83,13 @@ def check_tmad_5_10_opening_table_5_10(facts, version=None):
         Interface subject to the naming requirement at Clause 10.2;
 
     On failure: ensure that the file is provided to the relevant S1SP, the relevant DCO, and, where ‘ToBeCommissionedByDCC’ is set to ‘True’, the Commissioning Party and, where ‘ToBeCommissionedByDCC’ is set to ‘False’, the Responsible Supplier
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.equals(facts, fact='mcf.accepted', value=True)
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_OPENING_TABLE_5_10, applies.detail, CLAUSES_TMAD_5_10_OPENING_TABLE_5_10)
+    if not applies_known:
+        applies = p.equals(facts, fact='mcf.accepted', value=True)
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_OPENING_TABLE_5_10, applies.detail, CLAUSES_TMAD_5_10_OPENING_TABLE_5_10)
     result = p.any_of(
         p.all_of(
             p.equals(facts, fact='mcf.installations_failed', value=0),
@@ -106,7 +112,7 @@ OUTCOME_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY = Outcome(
 )
 
 
-def check_tmad_5_10_a_recipients_commissioning_party(facts, version=None):
+def check_tmad_5_10_a_recipients_commissioning_party(facts, version=None, applies_known=False):
     """TMAD-5.10-a-recipients-commissioning-party: With ToBeCommissionedByDCC True the MCF goes to the S1SP, the DCO and the Commissioning Party
 
     Actor: DCC.
@@ -119,16 +125,19 @@ def check_tmad_5_10_a_recipients_commissioning_party(facts, version=None):
         Interface subject to the naming requirement at Clause 10.2;
 
     On failure: ensure that the file is provided to the relevant S1SP, the relevant DCO, and, where ‘ToBeCommissionedByDCC’ is set to ‘True’, the Commissioning Party and, where ‘ToBeCommissionedByDCC’ is set to ‘False’, the Responsible Supplier
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY)
-    applies = p.all_of(
-        p.equals(facts, fact='distribution.distributed', value=True),
-        p.equals(facts, fact='header.ToBeCommissionedByDCC', value=True),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY)
+        applies = p.all_of(
+            p.equals(facts, fact='distribution.distributed', value=True),
+            p.equals(facts, fact='header.ToBeCommissionedByDCC', value=True),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY)
     result = p.same_members(facts, fact='distribution.recipients', values=['S1SP', 'DCO', 'Commissioning Party'])
     return Verdict.of(RULE_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, result, OUTCOME_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY, CLAUSES_TMAD_5_10_A_RECIPIENTS_COMMISSIONING_PARTY)
 
@@ -142,7 +151,7 @@ OUTCOME_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER = Outcome(
 )
 
 
-def check_tmad_5_10_a_recipients_responsible_supplier(facts, version=None):
+def check_tmad_5_10_a_recipients_responsible_supplier(facts, version=None, applies_known=False):
     """TMAD-5.10-a-recipients-responsible-supplier: With ToBeCommissionedByDCC False the MCF goes to the S1SP, the DCO and the Responsible Supplier
 
     Actor: DCC.
@@ -155,16 +164,19 @@ def check_tmad_5_10_a_recipients_responsible_supplier(facts, version=None):
         Interface subject to the naming requirement at Clause 10.2;
 
     On failure: ensure that the file is provided to the relevant S1SP, the relevant DCO, and, where ‘ToBeCommissionedByDCC’ is set to ‘True’, the Commissioning Party and, where ‘ToBeCommissionedByDCC’ is set to ‘False’, the Responsible Supplier
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER)
-    applies = p.all_of(
-        p.equals(facts, fact='distribution.distributed', value=True),
-        p.equals(facts, fact='header.ToBeCommissionedByDCC', value=False),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER)
+        applies = p.all_of(
+            p.equals(facts, fact='distribution.distributed', value=True),
+            p.equals(facts, fact='header.ToBeCommissionedByDCC', value=False),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, applies.detail, CLAUSES_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER)
     result = p.same_members(facts, fact='distribution.recipients', values=['S1SP', 'DCO', 'Responsible Supplier'])
     return Verdict.of(RULE_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, result, OUTCOME_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER, CLAUSES_TMAD_5_10_A_RECIPIENTS_RESPONSIBLE_SUPPLIER)
 

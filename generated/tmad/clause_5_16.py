@@ -25,7 +25,7 @@ OUTCOME_TMAD_5_16_SERVED_WITHIN_TIMER = Outcome(
 )
 
 
-def check_tmad_5_16_served_within_timer(facts, version=None):
+def check_tmad_5_16_served_within_timer(facts, version=None, applies_known=False):
     """TMAD-5.16-served-within-timer: The DCO serves an S1SP request made before the timer expires
 
     Actor: DCO.
@@ -37,15 +37,18 @@ def check_tmad_5_16_served_within_timer(facts, version=None):
 
     On failure: If that timer reaches 48 hours without the S1SP requesting use of any details in that file, the DCO shall discard the file.
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: timer_hours = 48; 5.1: timer_hours = 48; 6.1F: timer_hours = 48.
     """
     values = p.version_values({'5.0': {'timer_hours': 48}, '5.1': {'timer_hours': 48}, '6.1F': {'timer_hours': 48}}, version or '5.1', RULE_TMAD_5_16_SERVED_WITHIN_TIMER)
-    applies = p.one_of(facts, fact='group_id', values=['AA', 'BA', 'CA', 'CB', 'DA'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER)
-    applies = p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['AA', 'BA', 'CA', 'CB', 'DA'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER)
+        applies = p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER)
     result = p.equals(facts, fact='dco.response', value='served')
     return Verdict.of(RULE_TMAD_5_16_SERVED_WITHIN_TIMER, result, OUTCOME_TMAD_5_16_SERVED_WITHIN_TIMER, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER)
 
@@ -59,7 +62,7 @@ OUTCOME_TMAD_5_16_SERVED_WITHIN_TIMER_FOC = Outcome(
 )
 
 
-def check_tmad_5_16_served_within_timer_foc(facts, version=None):
+def check_tmad_5_16_served_within_timer_foc(facts, version=None, applies_known=False):
     """TMAD-5.16-served-within-timer-FOC: For GroupIDs EA, EB and EC the DCO serves an S1SP request made before the (FOC) timer expires
 
     Actor: DCO.
@@ -71,15 +74,18 @@ def check_tmad_5_16_served_within_timer_foc(facts, version=None):
 
     On failure: If that timer reaches 48 hours without the S1SP requesting use of any details in that file, the DCO shall discard the file.
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: timer_hours = 48; 5.1: timer_hours = 48; 6.1F: timer_hours = 192.
     """
     values = p.version_values({'5.0': {'timer_hours': 48}, '5.1': {'timer_hours': 48}, '6.1F': {'timer_hours': 192}}, version or '5.1', RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
-    applies = p.one_of(facts, fact='group_id', values=['EA', 'EB', 'EC'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
-    applies = p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['EA', 'EB', 'EC'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
+        applies = p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
     result = p.equals(facts, fact='dco.response', value='served')
     return Verdict.of(RULE_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, result, OUTCOME_TMAD_5_16_SERVED_WITHIN_TIMER_FOC, CLAUSES_TMAD_5_16_SERVED_WITHIN_TIMER_FOC)
 
@@ -93,7 +99,7 @@ OUTCOME_TMAD_5_16_DISCARDED_AFTER_TIMER = Outcome(
 )
 
 
-def check_tmad_5_16_discarded_after_timer(facts, version=None):
+def check_tmad_5_16_discarded_after_timer(facts, version=None, applies_known=False):
     """TMAD-5.16-discarded-after-timer: A request made after the timer expired finds the file discarded
 
     Actor: DCO.
@@ -105,15 +111,18 @@ def check_tmad_5_16_discarded_after_timer(facts, version=None):
 
     On failure: If that timer reaches 48 hours without the S1SP requesting use of any details in that file, the DCO shall discard the file.
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: timer_hours = 48; 5.1: timer_hours = 48; 6.1F: timer_hours = 48.
     """
     values = p.version_values({'5.0': {'timer_hours': 48}, '5.1': {'timer_hours': 48}, '6.1F': {'timer_hours': 48}}, version or '5.1', RULE_TMAD_5_16_DISCARDED_AFTER_TIMER)
-    applies = p.one_of(facts, fact='group_id', values=['AA', 'BA', 'CA', 'CB', 'DA'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER)
-    applies = p.negate(p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours']))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['AA', 'BA', 'CA', 'CB', 'DA'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER)
+        applies = p.negate(p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours']))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER)
     result = p.equals(facts, fact='dco.response', value='discarded')
     return Verdict.of(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER, result, OUTCOME_TMAD_5_16_DISCARDED_AFTER_TIMER, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER)
 
@@ -127,7 +136,7 @@ OUTCOME_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC = Outcome(
 )
 
 
-def check_tmad_5_16_discarded_after_timer_foc(facts, version=None):
+def check_tmad_5_16_discarded_after_timer_foc(facts, version=None, applies_known=False):
     """TMAD-5.16-discarded-after-timer-FOC: For GroupIDs EA, EB and EC a request made after the (FOC) timer expired finds the file discarded
 
     Actor: DCO.
@@ -139,15 +148,18 @@ def check_tmad_5_16_discarded_after_timer_foc(facts, version=None):
 
     On failure: If that timer reaches 48 hours without the S1SP requesting use of any details in that file, the DCO shall discard the file.
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: timer_hours = 48; 5.1: timer_hours = 48; 6.1F: timer_hours = 192.
     """
     values = p.version_values({'5.0': {'timer_hours': 48}, '5.1': {'timer_hours': 48}, '6.1F': {'timer_hours': 192}}, version or '5.1', RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
-    applies = p.one_of(facts, fact='group_id', values=['EA', 'EB', 'EC'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
-    applies = p.negate(p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours']))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['EA', 'EB', 'EC'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
+        applies = p.negate(p.within_hours(facts, start='mef.authenticated_at', at='request.at', hours=values['timer_hours']))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, applies.detail, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
     result = p.equals(facts, fact='dco.response', value='discarded')
     return Verdict.of(RULE_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, result, OUTCOME_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC, CLAUSES_TMAD_5_16_DISCARDED_AFTER_TIMER_FOC)
 

@@ -58,7 +58,7 @@ OUTCOME_TMAD_5_8_TO_BE_COMMISSIONED_FALSE = Outcome(
 )
 
 
-def check_tmad_5_8_to_be_commissioned_false(facts, version=None):
+def check_tmad_5_8_to_be_commissioned_false(facts, version=None, applies_known=False):
     """TMAD-5.8-to-be-commissioned-false: ToBeCommissionedByDCC is False only for Active Devices, on the Supplier's indication, and with one Supplier Party (or Affiliates)
 
     Actor: Requesting Party.
@@ -85,10 +85,13 @@ def check_tmad_5_8_to_be_commissioned_false(facts, version=None):
         Shall mean an Active Meter or Active GPF as the context requires.
 
     On failure: The Requesting Party shall set ToBeCommissionedByDCC to ‘True’ unless:
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.equals(facts, fact='mcf.ToBeCommissionedByDCC', value=False)
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_8_TO_BE_COMMISSIONED_FALSE, applies.detail, CLAUSES_TMAD_5_8_TO_BE_COMMISSIONED_FALSE)
+    if not applies_known:
+        applies = p.equals(facts, fact='mcf.ToBeCommissionedByDCC', value=False)
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_8_TO_BE_COMMISSIONED_FALSE, applies.detail, CLAUSES_TMAD_5_8_TO_BE_COMMISSIONED_FALSE)
     result = p.all_of(
         p.all_devices_active(facts, installations='mcf.installations'),
         p.equals(facts, fact='mcf.supplier_indicated', value=True),
@@ -106,7 +109,7 @@ OUTCOME_TMAD_4_34A_MOST_RECENTLY_JOINED = Outcome(
 )
 
 
-def check_tmad_4_34a_most_recently_joined(facts, version=None):
+def check_tmad_4_34a_most_recently_joined(facts, version=None, applies_known=False):
     """TMAD-4.34A-most-recently-joined: Dormant installations: only the most recently joined PPMID, IHD and CAD are in the MCF
 
     Actor: DCC.
@@ -118,10 +121,13 @@ def check_tmad_4_34a_most_recently_joined(facts, version=None):
         recently joined to the HAN.
 
     On failure: the DCC shall include only one of each Device Type in the Migration Common File, the one that was most recently joined to the HAN. Any SMETS1 PPMID, SMETS1 IHD or SMETS1 CAD for which there is insufficient information in order to populate the Migration Common File shall not be included in the MCF
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.equals(facts, fact='installation_kind', value='dormant')
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_4_34A_MOST_RECENTLY_JOINED, applies.detail, CLAUSES_TMAD_4_34A_MOST_RECENTLY_JOINED)
+    if not applies_known:
+        applies = p.equals(facts, fact='installation_kind', value='dormant')
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_4_34A_MOST_RECENTLY_JOINED, applies.detail, CLAUSES_TMAD_4_34A_MOST_RECENTLY_JOINED)
     result = p.most_recently_joined(facts, installation='installation', han='han', devices=['ppmid', 'ihd', 'cad'])
     return Verdict.of(RULE_TMAD_4_34A_MOST_RECENTLY_JOINED, result, OUTCOME_TMAD_4_34A_MOST_RECENTLY_JOINED, CLAUSES_TMAD_4_34A_MOST_RECENTLY_JOINED)
 
@@ -135,7 +141,7 @@ OUTCOME_TMAD_4_44A_MOST_RECENTLY_JOINED = Outcome(
 )
 
 
-def check_tmad_4_44a_most_recently_joined(facts, version=None):
+def check_tmad_4_44a_most_recently_joined(facts, version=None, applies_known=False):
     """TMAD-4.44A-most-recently-joined: Active or Mixed installations: only the most recently joined PPMID, IHD and CAD are in the MCF
 
     Actor: DCC.
@@ -147,10 +153,13 @@ def check_tmad_4_44a_most_recently_joined(facts, version=None):
         the one that was most recently joined to the HAN.
 
     On failure: the DCC shall include only one of each Device Type in the Migration Common File, the one that was most recently joined to the HAN. Any SMETS1 PPMID, SMETS1 IHD or SMETS1 CAD for which there is insufficient information in order to populate the Migration Common File shall not be included in the MCF
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='installation_kind', values=['active', 'mixed'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_4_44A_MOST_RECENTLY_JOINED, applies.detail, CLAUSES_TMAD_4_44A_MOST_RECENTLY_JOINED)
+    if not applies_known:
+        applies = p.one_of(facts, fact='installation_kind', values=['active', 'mixed'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_4_44A_MOST_RECENTLY_JOINED, applies.detail, CLAUSES_TMAD_4_44A_MOST_RECENTLY_JOINED)
     result = p.most_recently_joined(facts, installation='installation', han='han', devices=['ppmid', 'ihd', 'cad'])
     return Verdict.of(RULE_TMAD_4_44A_MOST_RECENTLY_JOINED, result, OUTCOME_TMAD_4_44A_MOST_RECENTLY_JOINED, CLAUSES_TMAD_4_44A_MOST_RECENTLY_JOINED)
 

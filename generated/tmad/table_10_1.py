@@ -39,7 +39,7 @@ OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_SIGNER = Outcome(
 )
 
 
-def check_tmad_t10_1_requestingpartyid_signer(facts, version=None):
+def check_tmad_t10_1_requestingpartyid_signer(facts, version=None, applies_known=False):
     """TMAD-T10.1-RequestingPartyID-signer: In files the Requesting Party signs, RequestingPartyID is the signer's Entity Identifier
 
     Actor: Authenticator.  DISPUTED (requesting-party-id-scope): The requirement binds the files the Requesting Party signs (MCF, MGF, MEF); in other files RequestingPartyID identifies the related MCF's Requesting Party.
@@ -53,10 +53,13 @@ def check_tmad_t10_1_requestingpartyid_signer(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_REQUESTINGPARTYID_SIGNER, applies.detail, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_SIGNER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_REQUESTINGPARTYID_SIGNER, applies.detail, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_SIGNER)
     result = p.same_as(facts, fact='header.RequestingPartyID', other='signer.entity_identifier')
     return Verdict.of(RULE_TMAD_T10_1_REQUESTINGPARTYID_SIGNER, result, OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_SIGNER, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_SIGNER)
 
@@ -71,7 +74,7 @@ OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES = Outcome(
 )
 
 
-def check_tmad_t10_1_requestingpartyid_all_files(facts, version=None):
+def check_tmad_t10_1_requestingpartyid_all_files(facts, version=None, applies_known=False):
     """TMAD-T10.1-RequestingPartyID-all-files: In every file, RequestingPartyID is the signer's Entity Identifier (literal reading)
 
     Actor: Authenticator.  DISPUTED (requesting-party-id-scope): The requirement binds every file that carries RequestingPartyID, so an MVF, SCF or COF must be signed with the Requesting Party's certificate (which Table 5.5 forbids).
@@ -85,10 +88,13 @@ def check_tmad_t10_1_requestingpartyid_all_files(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF', 'MVF', 'SCF', 'COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES, applies.detail, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF', 'MVF', 'SCF', 'COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES, applies.detail, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES)
     result = p.same_as(facts, fact='header.RequestingPartyID', other='signer.entity_identifier')
     return Verdict.of(RULE_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES, result, OUTCOME_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES, CLAUSES_TMAD_T10_1_REQUESTINGPARTYID_ALL_FILES)
 
@@ -103,7 +109,7 @@ OUTCOME_TMAD_T10_1_S1SPID = Outcome(
 )
 
 
-def check_tmad_t10_1_s1spid(facts, version=None):
+def check_tmad_t10_1_s1spid(facts, version=None, applies_known=False):
     """TMAD-T10.1-S1SPID: In an S1SP Commissioning File, S1SPID is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -117,10 +123,13 @@ def check_tmad_t10_1_s1spid(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_S1SPID, applies.detail, CLAUSES_TMAD_T10_1_S1SPID)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_S1SPID, applies.detail, CLAUSES_TMAD_T10_1_S1SPID)
     result = p.same_as(facts, fact='header.S1SPID', other='signer.entity_identifier')
     return Verdict.of(RULE_TMAD_T10_1_S1SPID, result, OUTCOME_TMAD_T10_1_S1SPID, CLAUSES_TMAD_T10_1_S1SPID)
 
@@ -135,7 +144,7 @@ OUTCOME_TMAD_T10_1_COMMISSIONINGPARTYID = Outcome(
 )
 
 
-def check_tmad_t10_1_commissioningpartyid(facts, version=None):
+def check_tmad_t10_1_commissioningpartyid(facts, version=None, applies_known=False):
     """TMAD-T10.1-CommissioningPartyID: In a Commissioning Outcome File, CommissioningPartyID is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -149,10 +158,13 @@ def check_tmad_t10_1_commissioningpartyid(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_COMMISSIONINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_COMMISSIONINGPARTYID)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_COMMISSIONINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_COMMISSIONINGPARTYID)
     result = p.same_as(facts, fact='header.CommissioningPartyID', other='signer.entity_identifier')
     return Verdict.of(RULE_TMAD_T10_1_COMMISSIONINGPARTYID, result, OUTCOME_TMAD_T10_1_COMMISSIONINGPARTYID, CLAUSES_TMAD_T10_1_COMMISSIONINGPARTYID)
 
@@ -167,7 +179,7 @@ OUTCOME_TMAD_T10_1_REPORTINGPARTYID = Outcome(
 )
 
 
-def check_tmad_t10_1_reportingpartyid(facts, version=None):
+def check_tmad_t10_1_reportingpartyid(facts, version=None, applies_known=False):
     """TMAD-T10.1-ReportingPartyID: Where a file carries ReportingPartyID, it is the signer's Entity Identifier
 
     Actor: Authenticator.
@@ -181,13 +193,16 @@ def check_tmad_t10_1_reportingpartyid(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF', 'SCF', 'COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_REPORTINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_REPORTINGPARTYID)
-    applies = p.present(facts, fact='header.ReportingPartyID')
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_REPORTINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_REPORTINGPARTYID)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF', 'SCF', 'COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_REPORTINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_REPORTINGPARTYID)
+        applies = p.present(facts, fact='header.ReportingPartyID')
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_REPORTINGPARTYID, applies.detail, CLAUSES_TMAD_T10_1_REPORTINGPARTYID)
     result = p.same_as(facts, fact='header.ReportingPartyID', other='signer.entity_identifier')
     return Verdict.of(RULE_TMAD_T10_1_REPORTINGPARTYID, result, OUTCOME_TMAD_T10_1_REPORTINGPARTYID, CLAUSES_TMAD_T10_1_REPORTINGPARTYID)
 
@@ -232,7 +247,7 @@ OUTCOME_TMAD_T10_1_IMPORTMPAN = Outcome(
 )
 
 
-def check_tmad_t10_1_importmpan(facts, version=None):
+def check_tmad_t10_1_importmpan(facts, version=None, applies_known=False):
     """TMAD-T10.1-ImportMPAN: Every ImportMPAN is a DUIS MPAN: 13 characters
 
     Actor: Authenticator.
@@ -245,10 +260,13 @@ def check_tmad_t10_1_importmpan(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_IMPORTMPAN, applies.detail, CLAUSES_TMAD_T10_1_IMPORTMPAN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_IMPORTMPAN, applies.detail, CLAUSES_TMAD_T10_1_IMPORTMPAN)
     result = p.xpath_text(facts, file='file', select='//m:ImportMPAN', pattern='.{13}')
     return Verdict.of(RULE_TMAD_T10_1_IMPORTMPAN, result, OUTCOME_TMAD_T10_1_IMPORTMPAN, CLAUSES_TMAD_T10_1_IMPORTMPAN)
 
@@ -263,7 +281,7 @@ OUTCOME_TMAD_T10_1_MPRN = Outcome(
 )
 
 
-def check_tmad_t10_1_mprn(facts, version=None):
+def check_tmad_t10_1_mprn(facts, version=None, applies_known=False):
     """TMAD-T10.1-MPRN: Every MPRN is a DUIS MPRN: 1 to 10 characters
 
     Actor: Authenticator.
@@ -276,10 +294,13 @@ def check_tmad_t10_1_mprn(facts, version=None):
         meets the requirements of Clause 10.1
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_1_MPRN, applies.detail, CLAUSES_TMAD_T10_1_MPRN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_1_MPRN, applies.detail, CLAUSES_TMAD_T10_1_MPRN)
     result = p.xpath_text(facts, file='file', select='//m:MPRN', pattern='.{1,10}')
     return Verdict.of(RULE_TMAD_T10_1_MPRN, result, OUTCOME_TMAD_T10_1_MPRN, CLAUSES_TMAD_T10_1_MPRN)
 

@@ -42,7 +42,7 @@ OUTCOME_TMAD_T10_2_COF = Outcome(
 )
 
 
-def check_tmad_t10_2_cof(facts, version=None):
+def check_tmad_t10_2_cof(facts, version=None, applies_known=False):
     """TMAD-T10.2-COF: A Commissioning Outcome File is named COF_<SCF Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<COFCounter>.xml and holds CommissioningOutcomes
 
     Actor: Commissioning Party.
@@ -61,10 +61,13 @@ def check_tmad_t10_2_cof(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_COF, applies.detail, CLAUSES_TMAD_T10_2_COF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_COF, applies.detail, CLAUSES_TMAD_T10_2_COF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='CommissioningOutcomes'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'COF'}, {'fact': 'related.scf_supplier_signifier'}, {'fact': 'header.ReportingPartyID'}, {'fact': 'header.MCFCounter'}, {'fact': 'header.COFCounter'}]),
@@ -81,7 +84,7 @@ OUTCOME_TMAD_T10_2_MCF = Outcome(
 )
 
 
-def check_tmad_t10_2_mcf(facts, version=None):
+def check_tmad_t10_2_mcf(facts, version=None, applies_known=False):
     """TMAD-T10.2-MCF: A Migration Common File named by the Requesting Party is MCF_<RequestingPartyID>_<MCFCounter>_0.xml and holds MigrationCommon
 
     Actor: Requesting Party.
@@ -98,13 +101,16 @@ def check_tmad_t10_2_mcf(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MCF, applies.detail, CLAUSES_TMAD_T10_2_MCF)
-    applies = p.negate(p.present(facts, fact='route.supplier_signifier'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MCF, applies.detail, CLAUSES_TMAD_T10_2_MCF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MCF, applies.detail, CLAUSES_TMAD_T10_2_MCF)
+        applies = p.negate(p.present(facts, fact='route.supplier_signifier'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MCF, applies.detail, CLAUSES_TMAD_T10_2_MCF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='MigrationCommon'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'MCF'}, {'fact': 'header.RequestingPartyID'}, {'fact': 'header.MCFCounter'}, {'literal': '0'}]),
@@ -121,7 +127,7 @@ OUTCOME_TMAD_T10_2_MCF_SUPPLIER = Outcome(
 )
 
 
-def check_tmad_t10_2_mcf_supplier(facts, version=None):
+def check_tmad_t10_2_mcf_supplier(facts, version=None, applies_known=False):
     """TMAD-T10.2-MCF-supplier: A Migration Common File the DCC sends to the Registered Supplier is MCF_<Supplier Signifier>_<RequestingPartyID>_<MCFCounter>_0.xml
 
     Actor: DCC.
@@ -139,13 +145,16 @@ def check_tmad_t10_2_mcf_supplier(facts, version=None):
         subject to the naming requirement at Clause 10.2
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MCF_SUPPLIER, applies.detail, CLAUSES_TMAD_T10_2_MCF_SUPPLIER)
-    applies = p.present(facts, fact='route.supplier_signifier')
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MCF_SUPPLIER, applies.detail, CLAUSES_TMAD_T10_2_MCF_SUPPLIER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MCF_SUPPLIER, applies.detail, CLAUSES_TMAD_T10_2_MCF_SUPPLIER)
+        applies = p.present(facts, fact='route.supplier_signifier')
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MCF_SUPPLIER, applies.detail, CLAUSES_TMAD_T10_2_MCF_SUPPLIER)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='MigrationCommon'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'MCF'}, {'fact': 'route.supplier_signifier'}, {'fact': 'header.RequestingPartyID'}, {'fact': 'header.MCFCounter'}, {'literal': '0'}]),
@@ -162,7 +171,7 @@ OUTCOME_TMAD_T10_2_MGF = Outcome(
 )
 
 
-def check_tmad_t10_2_mgf(facts, version=None):
+def check_tmad_t10_2_mgf(facts, version=None, applies_known=False):
     """TMAD-T10.2-MGF: A Migration Group File is named MGF_<RequestingPartyID>_<MCFCounter>_<MGFCounter>.xml and holds MigrationGroup
 
     Actor: Requesting Party.
@@ -180,10 +189,13 @@ def check_tmad_t10_2_mgf(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MGF, applies.detail, CLAUSES_TMAD_T10_2_MGF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MGF, applies.detail, CLAUSES_TMAD_T10_2_MGF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='MigrationGroup'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'MGF'}, {'fact': 'header.RequestingPartyID'}, {'fact': 'header.MCFCounter'}, {'fact': 'header.MGFCounter'}]),
@@ -200,7 +212,7 @@ OUTCOME_TMAD_T10_2_MEF = Outcome(
 )
 
 
-def check_tmad_t10_2_mef(facts, version=None):
+def check_tmad_t10_2_mef(facts, version=None, applies_known=False):
     """TMAD-T10.2-MEF: A Migration Group Encrypted File is named MEF_<RequestingPartyID>_<MCFCounter>_<MEFCounter>.xml and holds MigrationGroupEncrypted
 
     Actor: Requesting Party.
@@ -218,10 +230,13 @@ def check_tmad_t10_2_mef(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MEF, applies.detail, CLAUSES_TMAD_T10_2_MEF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MEF, applies.detail, CLAUSES_TMAD_T10_2_MEF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='MigrationGroupEncrypted'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'MEF'}, {'fact': 'header.RequestingPartyID'}, {'fact': 'header.MCFCounter'}, {'fact': 'header.MEFCounter'}]),
@@ -238,7 +253,7 @@ OUTCOME_TMAD_T10_2_MVF = Outcome(
 )
 
 
-def check_tmad_t10_2_mvf(facts, version=None):
+def check_tmad_t10_2_mvf(facts, version=None, applies_known=False):
     """TMAD-T10.2-MVF: A Migration Common Validation File is named MVF_<ReportingPartyID>_<MCFCounter>_<MVFCounter>.xml and holds MigrationValidation
 
     Actor: DCC.
@@ -256,10 +271,13 @@ def check_tmad_t10_2_mvf(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_MVF, applies.detail, CLAUSES_TMAD_T10_2_MVF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_MVF, applies.detail, CLAUSES_TMAD_T10_2_MVF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='MigrationValidation'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'MVF'}, {'fact': 'header.ReportingPartyID'}, {'fact': 'header.MCFCounter'}, {'fact': 'header.MVFCounter'}]),
@@ -276,7 +294,7 @@ OUTCOME_TMAD_T10_2_SCF = Outcome(
 )
 
 
-def check_tmad_t10_2_scf(facts, version=None):
+def check_tmad_t10_2_scf(facts, version=None, applies_known=False):
     """TMAD-T10.2-SCF: An S1SP Commissioning File is named SCF_<Supplier Signifier>_<ReportingPartyID>_<MCFCounter>_<SCFCounter>.xml and holds S1SPOutcomes
 
     Actor: S1SP.
@@ -294,10 +312,13 @@ def check_tmad_t10_2_scf(facts, version=None):
         specified in Table 10.2.
 
     On failure: Each file shall be named according to the following requirements
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T10_2_SCF, applies.detail, CLAUSES_TMAD_T10_2_SCF)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T10_2_SCF, applies.detail, CLAUSES_TMAD_T10_2_SCF)
     result = p.all_of(
         p.equals(facts, fact='root_element', value='S1SPOutcomes'),
         p.file_name(facts, fact='file_name', parts=[{'literal': 'SCF'}, {'fact': 'supplier_signifier'}, {'fact': 'header.ReportingPartyID'}, {'fact': 'header.MCFCounter'}, {'fact': 'header.SCFCounter'}]),

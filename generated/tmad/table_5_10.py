@@ -305,7 +305,7 @@ OUTCOME_TMAD_T5_10_5_10_7 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_7(facts, version=None):
+def check_tmad_t5_10_5_10_7(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.7: If there is a GSME, each non-null certificate of its two Certificate IDs is valid at the check time
 
     Actor: DCC.
@@ -327,10 +327,13 @@ def check_tmad_t5_10_5_10_7(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.present(facts, fact='installation.gsme')
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_7, applies.detail, CLAUSES_TMAD_T5_10_5_10_7)
+    if not applies_known:
+        applies = p.present(facts, fact='installation.gsme')
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_7, applies.detail, CLAUSES_TMAD_T5_10_5_10_7)
     result = p.certificates_valid(facts, device='installation.gsme', slots=['critical_supplier', 'non_critical_supplier'], world='context.world', at='at')
     return Verdict.of(RULE_TMAD_T5_10_5_10_7, result, OUTCOME_TMAD_T5_10_5_10_7, CLAUSES_TMAD_T5_10_5_10_7)
 
@@ -346,7 +349,7 @@ OUTCOME_TMAD_T5_10_5_10_8 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_8(facts, version=None):
+def check_tmad_t5_10_5_10_8(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.8: The ESME's Critical and Non-Critical Supplier IDs are not null and identify the same Supplier Party
 
     Actor: DCC.
@@ -382,10 +385,13 @@ def check_tmad_t5_10_5_10_8(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_8, applies.detail, CLAUSES_TMAD_T5_10_5_10_8)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_8, applies.detail, CLAUSES_TMAD_T5_10_5_10_8)
     result = p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_supplier', 'installation.esme.certificates.non_critical_supplier']], role='supplier', world='context.world')
     return Verdict.of(RULE_TMAD_T5_10_5_10_8, result, OUTCOME_TMAD_T5_10_5_10_8, CLAUSES_TMAD_T5_10_5_10_8)
 
@@ -401,7 +407,7 @@ OUTCOME_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_FAILS = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_9_party_undefined_fails(facts, version=None):
+def check_tmad_t5_10_5_10_9_party_undefined_fails(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.9-party-undefined-fails: The ESME Supplier Party is the current Import Supplier (fails where 5.10.8 leaves it undefined)
 
     Actor: DCC.  DISPUTED (esme-supplier-party-undefined): Where 5.10.8 fails there is no 'ESME Supplier Party', so 5.10.9 cannot be confirmed: it fails too.
@@ -423,10 +429,13 @@ def check_tmad_t5_10_5_10_9_party_undefined_fails(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_FAILS)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_FAILS)
     result = p.all_of(
         p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_supplier', 'installation.esme.certificates.non_critical_supplier']], role='supplier', world='context.world'),
         p.registered_party(facts, certificate='installation.esme.certificates.critical_supplier', kind='critical_supplier', mpxn='installation.esme.mpan', role='import_supplier', world='context.world', at='at'),
@@ -445,7 +454,7 @@ OUTCOME_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_9_party_undefined_skipped(facts, version=None):
+def check_tmad_t5_10_5_10_9_party_undefined_skipped(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.9-party-undefined-skipped: The ESME Supplier Party is the current Import Supplier (not applicable where 5.10.8 leaves it undefined)
 
     Actor: DCC.  DISPUTED (esme-supplier-party-undefined): Where 5.10.8 fails there is no 'ESME Supplier Party' for 5.10.9 to check: only 5.10.8's FailedCheck is reported.
@@ -467,12 +476,15 @@ def check_tmad_t5_10_5_10_9_party_undefined_skipped(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_supplier', 'installation.esme.certificates.non_critical_supplier']], role='supplier', world='context.world'),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED)
+    if not applies_known:
+        applies = p.all_of(
+            p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_supplier', 'installation.esme.certificates.non_critical_supplier']], role='supplier', world='context.world'),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED)
     result = p.registered_party(facts, certificate='installation.esme.certificates.critical_supplier', kind='critical_supplier', mpxn='installation.esme.mpan', role='import_supplier', world='context.world', at='at')
     return Verdict.of(RULE_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED, result, OUTCOME_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED, CLAUSES_TMAD_T5_10_5_10_9_PARTY_UNDEFINED_SKIPPED)
 
@@ -487,7 +499,7 @@ OUTCOME_TMAD_T5_10_5_10_10 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_10(facts, version=None):
+def check_tmad_t5_10_5_10_10(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.10: No change of Import Supplier for the ESME's MPxN within the look-ahead period
 
     Actor: DCC.
@@ -510,12 +522,15 @@ def check_tmad_t5_10_5_10_10(facts, version=None):
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: look_ahead_days = 7; 5.1: look_ahead_days = 7; 6.1F: look_ahead_days = 14.
     """
     values = p.version_values({'5.0': {'look_ahead_days': 7}, '5.1': {'look_ahead_days': 7}, '6.1F': {'look_ahead_days': 14}}, version or '5.1', RULE_TMAD_T5_10_5_10_10)
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_10, applies.detail, CLAUSES_TMAD_T5_10_5_10_10)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_supplier'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_10, applies.detail, CLAUSES_TMAD_T5_10_5_10_10)
     result = p.no_registration_change(facts, mpxn='installation.esme.mpan', role='import_supplier', world='context.world', at='at', days=values['look_ahead_days'])
     return Verdict.of(RULE_TMAD_T5_10_5_10_10, result, OUTCOME_TMAD_T5_10_5_10_10, CLAUSES_TMAD_T5_10_5_10_10)
 
@@ -531,7 +546,7 @@ OUTCOME_TMAD_T5_10_5_10_11 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_11(facts, version=None):
+def check_tmad_t5_10_5_10_11(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.11: The ESME's Critical and Non-Critical Network Operator IDs are not null and identify the same Network Party
 
     Actor: DCC.
@@ -568,10 +583,13 @@ def check_tmad_t5_10_5_10_11(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_network_operator'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_11, applies.detail, CLAUSES_TMAD_T5_10_5_10_11)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_network_operator'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_11, applies.detail, CLAUSES_TMAD_T5_10_5_10_11)
     result = p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_network_operator', 'installation.esme.certificates.non_critical_network_operator']], role='network_operator', world='context.world')
     return Verdict.of(RULE_TMAD_T5_10_5_10_11, result, OUTCOME_TMAD_T5_10_5_10_11, CLAUSES_TMAD_T5_10_5_10_11)
 
@@ -587,7 +605,7 @@ OUTCOME_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_FAILS = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_12_party_undefined_fails(facts, version=None):
+def check_tmad_t5_10_5_10_12_party_undefined_fails(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.12-party-undefined-fails: The ESME Network Party is the current Electricity Distributor (fails where 5.10.11 leaves it undefined)
 
     Actor: DCC.  DISPUTED (esme-network-party-undefined): Where 5.10.11 fails there is no 'ESME Network Party', so 5.10.12 cannot be confirmed: it fails too.
@@ -609,10 +627,13 @@ def check_tmad_t5_10_5_10_12_party_undefined_fails(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_network_operator'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_FAILS)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.esme.certificates.critical_network_operator'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_FAILS)
     result = p.all_of(
         p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_network_operator', 'installation.esme.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
         p.registered_party(facts, certificate='installation.esme.certificates.critical_network_operator', kind='critical_network_operator', mpxn='installation.esme.mpan', role='electricity_distributor', world='context.world', at='at'),
@@ -631,7 +652,7 @@ OUTCOME_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_12_party_undefined_skipped(facts, version=None):
+def check_tmad_t5_10_5_10_12_party_undefined_skipped(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.12-party-undefined-skipped: The ESME Network Party is the current Electricity Distributor (not applicable where 5.10.11 leaves it undefined)
 
     Actor: DCC.  DISPUTED (esme-network-party-undefined): Where 5.10.11 fails there is no 'ESME Network Party' for 5.10.12 to check: only 5.10.11's FailedCheck is reported.
@@ -653,12 +674,15 @@ def check_tmad_t5_10_5_10_12_party_undefined_skipped(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_network_operator', 'installation.esme.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED)
+    if not applies_known:
+        applies = p.all_of(
+            p.same_party_ids(facts, pairs=[['installation.esme.certificates.critical_network_operator', 'installation.esme.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED)
     result = p.registered_party(facts, certificate='installation.esme.certificates.critical_network_operator', kind='critical_network_operator', mpxn='installation.esme.mpan', role='electricity_distributor', world='context.world', at='at')
     return Verdict.of(RULE_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED, result, OUTCOME_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED, CLAUSES_TMAD_T5_10_5_10_12_PARTY_UNDEFINED_SKIPPED)
 
@@ -674,7 +698,7 @@ OUTCOME_TMAD_T5_10_5_10_13 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_13(facts, version=None):
+def check_tmad_t5_10_5_10_13(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.13: The GSME's and GPF's Supplier IDs are not null and identify the same Supplier Party
 
     Actor: DCC.
@@ -712,13 +736,16 @@ def check_tmad_t5_10_5_10_13(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_13, applies.detail, CLAUSES_TMAD_T5_10_5_10_13)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_13, applies.detail, CLAUSES_TMAD_T5_10_5_10_13)
     result = p.same_party_ids(facts, pairs=[['installation.gsme.certificates.critical_supplier', 'installation.gsme.certificates.non_critical_supplier'], ['installation.gpf.certificates.critical_supplier', 'installation.gpf.certificates.non_critical_supplier']], role='supplier', world='context.world')
     return Verdict.of(RULE_TMAD_T5_10_5_10_13, result, OUTCOME_TMAD_T5_10_5_10_13, CLAUSES_TMAD_T5_10_5_10_13)
 
@@ -734,7 +761,7 @@ OUTCOME_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_FAILS = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_14_party_undefined_fails(facts, version=None):
+def check_tmad_t5_10_5_10_14_party_undefined_fails(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.14-party-undefined-fails: The Gas Supplier Party is the Gas Supplier for the GSME's MPxN (fails where 5.10.13 leaves it undefined)
 
     Actor: DCC.  DISPUTED (gas-supplier-party-undefined): Where 5.10.13 fails there is no 'Gas Supplier Party', so 5.10.14 cannot be confirmed: it fails too.
@@ -756,13 +783,16 @@ def check_tmad_t5_10_5_10_14_party_undefined_fails(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_FAILS)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_FAILS)
     result = p.all_of(
         p.same_party_ids(facts, pairs=[['installation.gsme.certificates.critical_supplier', 'installation.gsme.certificates.non_critical_supplier'], ['installation.gpf.certificates.critical_supplier', 'installation.gpf.certificates.non_critical_supplier']], role='supplier', world='context.world'),
         p.registered_party(facts, certificate='installation.gsme.certificates.critical_supplier', kind='critical_supplier', mpxn='installation.gsme.mprn', role='gas_supplier', world='context.world', at='at'),
@@ -781,7 +811,7 @@ OUTCOME_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_14_party_undefined_skipped(facts, version=None):
+def check_tmad_t5_10_5_10_14_party_undefined_skipped(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.14-party-undefined-skipped: The Gas Supplier Party is the Gas Supplier for the GSME's MPxN (not applicable where 5.10.13 leaves it undefined)
 
     Actor: DCC.  DISPUTED (gas-supplier-party-undefined): Where 5.10.13 fails there is no 'Gas Supplier Party' for 5.10.14 to check: only 5.10.13's FailedCheck is reported.
@@ -803,13 +833,16 @@ def check_tmad_t5_10_5_10_14_party_undefined_skipped(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.same_party_ids(facts, pairs=[['installation.gsme.certificates.critical_supplier', 'installation.gsme.certificates.non_critical_supplier'], ['installation.gpf.certificates.critical_supplier', 'installation.gpf.certificates.non_critical_supplier']], role='supplier', world='context.world'),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.same_party_ids(facts, pairs=[['installation.gsme.certificates.critical_supplier', 'installation.gsme.certificates.non_critical_supplier'], ['installation.gpf.certificates.critical_supplier', 'installation.gpf.certificates.non_critical_supplier']], role='supplier', world='context.world'),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED)
     result = p.registered_party(facts, certificate='installation.gsme.certificates.critical_supplier', kind='critical_supplier', mpxn='installation.gsme.mprn', role='gas_supplier', world='context.world', at='at')
     return Verdict.of(RULE_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED, result, OUTCOME_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED, CLAUSES_TMAD_T5_10_5_10_14_PARTY_UNDEFINED_SKIPPED)
 
@@ -824,7 +857,7 @@ OUTCOME_TMAD_T5_10_5_10_15 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_15(facts, version=None):
+def check_tmad_t5_10_5_10_15(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.15: No change of Gas Supplier for the GSME's MPxN within the look-ahead period
 
     Actor: DCC.
@@ -847,15 +880,18 @@ def check_tmad_t5_10_5_10_15(facts, version=None):
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: look_ahead_days = 7; 5.1: look_ahead_days = 7; 6.1F: look_ahead_days = 14.
     """
     values = p.version_values({'5.0': {'look_ahead_days': 7}, '5.1': {'look_ahead_days': 7}, '6.1F': {'look_ahead_days': 14}}, version or '5.1', RULE_TMAD_T5_10_5_10_15)
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_15, applies.detail, CLAUSES_TMAD_T5_10_5_10_15)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.negate(p.null_certificate_id(facts, certificate='installation.gsme.certificates.critical_supplier')),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_15, applies.detail, CLAUSES_TMAD_T5_10_5_10_15)
     result = p.no_registration_change(facts, mpxn='installation.gsme.mprn', role='gas_supplier', world='context.world', at='at', days=values['look_ahead_days'])
     return Verdict.of(RULE_TMAD_T5_10_5_10_15, result, OUTCOME_TMAD_T5_10_5_10_15, CLAUSES_TMAD_T5_10_5_10_15)
 
@@ -871,7 +907,7 @@ OUTCOME_TMAD_T5_10_5_10_16 = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_16(facts, version=None):
+def check_tmad_t5_10_5_10_16(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.16: The GPF's Critical and Non-Critical Network Operator IDs are not null and identify the same Network Party
 
     Actor: DCC.
@@ -908,10 +944,13 @@ def check_tmad_t5_10_5_10_16(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_16, applies.detail, CLAUSES_TMAD_T5_10_5_10_16)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_16, applies.detail, CLAUSES_TMAD_T5_10_5_10_16)
     result = p.same_party_ids(facts, pairs=[['installation.gpf.certificates.critical_network_operator', 'installation.gpf.certificates.non_critical_network_operator']], role='network_operator', world='context.world')
     return Verdict.of(RULE_TMAD_T5_10_5_10_16, result, OUTCOME_TMAD_T5_10_5_10_16, CLAUSES_TMAD_T5_10_5_10_16)
 
@@ -927,7 +966,7 @@ OUTCOME_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_FAILS = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_17_party_undefined_fails(facts, version=None):
+def check_tmad_t5_10_5_10_17_party_undefined_fails(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.17-party-undefined-fails: The Gas Network Party is the Gas Transporter for the GSME's MPxN (fails where 5.10.16 leaves it undefined)
 
     Actor: DCC.  DISPUTED (gas-network-party-undefined): Where 5.10.16 fails there is no 'Gas Network Party', so 5.10.17 cannot be confirmed: it fails too.
@@ -949,13 +988,16 @@ def check_tmad_t5_10_5_10_17_party_undefined_fails(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator')),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_FAILS)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator')),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_FAILS, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_FAILS)
     result = p.all_of(
         p.same_party_ids(facts, pairs=[['installation.gpf.certificates.critical_network_operator', 'installation.gpf.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
         p.registered_party(facts, certificate='installation.gpf.certificates.critical_network_operator', kind='critical_network_operator', mpxn='installation.gsme.mprn', role='gas_transporter', world='context.world', at='at'),
@@ -974,7 +1016,7 @@ OUTCOME_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_17_party_undefined_skipped(facts, version=None):
+def check_tmad_t5_10_5_10_17_party_undefined_skipped(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.17-party-undefined-skipped: The Gas Network Party is the Gas Transporter for the GSME's MPxN (not applicable where 5.10.16 leaves it undefined)
 
     Actor: DCC.  DISPUTED (gas-network-party-undefined): Where 5.10.16 fails there is no 'Gas Network Party' for 5.10.17 to check: only 5.10.16's FailedCheck is reported.
@@ -996,13 +1038,16 @@ def check_tmad_t5_10_5_10_17_party_undefined_skipped(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.all_of(
-        p.present(facts, fact='installation.gsme'),
-        p.same_party_ids(facts, pairs=[['installation.gpf.certificates.critical_network_operator', 'installation.gpf.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
-    )
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED)
+    if not applies_known:
+        applies = p.all_of(
+            p.present(facts, fact='installation.gsme'),
+            p.same_party_ids(facts, pairs=[['installation.gpf.certificates.critical_network_operator', 'installation.gpf.certificates.non_critical_network_operator']], role='network_operator', world='context.world'),
+        )
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED)
     result = p.registered_party(facts, certificate='installation.gpf.certificates.critical_network_operator', kind='critical_network_operator', mpxn='installation.gsme.mprn', role='gas_transporter', world='context.world', at='at')
     return Verdict.of(RULE_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED, result, OUTCOME_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED, CLAUSES_TMAD_T5_10_5_10_17_PARTY_UNDEFINED_SKIPPED)
 
@@ -1018,7 +1063,7 @@ OUTCOME_TMAD_T5_10_5_10_17_NEEDS_GSME = Outcome(
 )
 
 
-def check_tmad_t5_10_5_10_17_needs_gsme(facts, version=None):
+def check_tmad_t5_10_5_10_17_needs_gsme(facts, version=None, applies_known=False):
     """TMAD-T5.10-5.10.17-needs-gsme: A GPF with a Critical Network Operator Certificate ID needs a GSME whose MPxN 5.10.17 can check
 
     Actor: DCC.  DISPUTED (gpf-gsme-pairing): 5.10.17 applies whenever the GPF's CriticalNetworkOperatorCertificateID is not null (5.10.16 and 5.10.17 have no 'if GSME is present'); without a GSME there is no MPxN to confirm the Gas Transporter for, so the check fails.
@@ -1040,10 +1085,13 @@ def check_tmad_t5_10_5_10_17_needs_gsme(facts, version=None):
         SMETS1Installation element
 
     On failure: Should one of those checks fail for a SMETS1 Installation, the DCC shall append to the SMETS1Installation element, a FailedCheck element which includes (1) the relevant StepNumber from Table 5.10 (the ‘FailedStepNumber’) and (2) the SupportingData (as required by the relevant row in from Table 5.10).
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator'))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_NEEDS_GSME, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_NEEDS_GSME)
+    if not applies_known:
+        applies = p.negate(p.null_certificate_id(facts, certificate='installation.gpf.certificates.critical_network_operator'))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_10_5_10_17_NEEDS_GSME, applies.detail, CLAUSES_TMAD_T5_10_5_10_17_NEEDS_GSME)
     result = p.present(facts, fact='installation.gsme.mprn')
     return Verdict.of(RULE_TMAD_T5_10_5_10_17_NEEDS_GSME, result, OUTCOME_TMAD_T5_10_5_10_17_NEEDS_GSME, CLAUSES_TMAD_T5_10_5_10_17_NEEDS_GSME)
 

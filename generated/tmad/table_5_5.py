@@ -57,7 +57,7 @@ OUTCOME_TMAD_T5_5_COF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_cof_accept(facts, version=None):
+def check_tmad_t5_5_cof_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-COF-accept: A Commissioning Outcome File is accepted only under commissioningPartyFileSigning
 
     Actor: Authenticator.
@@ -75,10 +75,13 @@ def check_tmad_t5_5_cof_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_COF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_COF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_COF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_COF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='commissioningPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_COF_ACCEPT, result, OUTCOME_TMAD_T5_5_COF_ACCEPT, CLAUSES_TMAD_T5_5_COF_ACCEPT)
 
@@ -93,7 +96,7 @@ OUTCOME_TMAD_T5_5_MCF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mcf_accept(facts, version=None):
+def check_tmad_t5_5_mcf_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-MCF-accept: A Migration Common File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -111,10 +114,13 @@ def check_tmad_t5_5_mcf_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MCF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MCF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MCF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MCF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MCF_ACCEPT, result, OUTCOME_TMAD_T5_5_MCF_ACCEPT, CLAUSES_TMAD_T5_5_MCF_ACCEPT)
 
@@ -129,7 +135,7 @@ OUTCOME_TMAD_T5_5_MGF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mgf_accept(facts, version=None):
+def check_tmad_t5_5_mgf_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-MGF-accept: A Migration Group File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -147,10 +153,13 @@ def check_tmad_t5_5_mgf_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MGF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MGF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MGF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MGF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MGF_ACCEPT, result, OUTCOME_TMAD_T5_5_MGF_ACCEPT, CLAUSES_TMAD_T5_5_MGF_ACCEPT)
 
@@ -165,7 +174,7 @@ OUTCOME_TMAD_T5_5_MEF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mef_accept(facts, version=None):
+def check_tmad_t5_5_mef_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-MEF-accept: A Migration Group Encrypted File is accepted only under requestingPartyFileSigning
 
     Actor: Authenticator.
@@ -183,10 +192,13 @@ def check_tmad_t5_5_mef_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MEF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MEF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MEF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MEF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MEF_ACCEPT, result, OUTCOME_TMAD_T5_5_MEF_ACCEPT, CLAUSES_TMAD_T5_5_MEF_ACCEPT)
 
@@ -201,7 +213,7 @@ OUTCOME_TMAD_T5_5_MVF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_mvf_accept(facts, version=None):
+def check_tmad_t5_5_mvf_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-MVF-accept: A Migration Common Validation File is accepted only under s1SPMigrationSigning
 
     Actor: Authenticator.
@@ -219,10 +231,13 @@ def check_tmad_t5_5_mvf_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MVF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MVF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MVF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_MVF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='s1SPMigrationSigning')
     return Verdict.of(RULE_TMAD_T5_5_MVF_ACCEPT, result, OUTCOME_TMAD_T5_5_MVF_ACCEPT, CLAUSES_TMAD_T5_5_MVF_ACCEPT)
 
@@ -237,7 +252,7 @@ OUTCOME_TMAD_T5_5_SCF_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_scf_accept(facts, version=None):
+def check_tmad_t5_5_scf_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-SCF-accept: An S1SP Commissioning File is accepted only under s1SPMigrationSigning
 
     Actor: Authenticator.
@@ -255,10 +270,13 @@ def check_tmad_t5_5_scf_accept(facts, version=None):
         5.5 for the relevant file type
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_SCF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_SCF_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_SCF_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_SCF_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='s1SPMigrationSigning')
     return Verdict.of(RULE_TMAD_T5_5_SCF_ACCEPT, result, OUTCOME_TMAD_T5_5_SCF_ACCEPT, CLAUSES_TMAD_T5_5_SCF_ACCEPT)
 
@@ -275,7 +293,7 @@ OUTCOME_TMAD_T5_5_DUIS_ACCEPT = Outcome(
 )
 
 
-def check_tmad_t5_5_duis_accept(facts, version=None):
+def check_tmad_t5_5_duis_accept(facts, version=None, applies_known=False):
     """TMAD-T5.5-DUIS-accept: A Commissioning Request is accepted only under commissioningPartyXmlSigning (Response Code C2)
 
     Actor: DCC.
@@ -293,10 +311,13 @@ def check_tmad_t5_5_duis_accept(facts, version=None):
         the Commissioning Request is that required by Table 5.5
 
     On failure: Wrong Remote Party Role for Commissioning Request
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_DUIS_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_DUIS_ACCEPT)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_DUIS_ACCEPT, applies.detail, CLAUSES_TMAD_T5_5_DUIS_ACCEPT)
     result = p.equals(facts, fact='signer.remote_party_role', value='commissioningPartyXmlSigning')
     return Verdict.of(RULE_TMAD_T5_5_DUIS_ACCEPT, result, OUTCOME_TMAD_T5_5_DUIS_ACCEPT, CLAUSES_TMAD_T5_5_DUIS_ACCEPT)
 
@@ -310,7 +331,7 @@ OUTCOME_TMAD_T5_5_COF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_cof_sign(facts, version=None):
+def check_tmad_t5_5_cof_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-COF-sign: The Commissioning Party signs Commissioning Outcome Files only with a commissioningPartyFileSigning key
 
     Actor: Commissioning Party.
@@ -324,10 +345,13 @@ def check_tmad_t5_5_cof_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_COF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_COF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_COF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_COF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='commissioningPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_COF_SIGN, result, OUTCOME_TMAD_T5_5_COF_SIGN, CLAUSES_TMAD_T5_5_COF_SIGN)
 
@@ -341,7 +365,7 @@ OUTCOME_TMAD_T5_5_MCF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mcf_sign(facts, version=None):
+def check_tmad_t5_5_mcf_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-MCF-sign: The Requesting Party signs Migration Common Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -355,10 +379,13 @@ def check_tmad_t5_5_mcf_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MCF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MCF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MCF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MCF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MCF_SIGN, result, OUTCOME_TMAD_T5_5_MCF_SIGN, CLAUSES_TMAD_T5_5_MCF_SIGN)
 
@@ -372,7 +399,7 @@ OUTCOME_TMAD_T5_5_MGF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mgf_sign(facts, version=None):
+def check_tmad_t5_5_mgf_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-MGF-sign: The Requesting Party signs Migration Group Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -386,10 +413,13 @@ def check_tmad_t5_5_mgf_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MGF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MGF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MGF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MGF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MGF_SIGN, result, OUTCOME_TMAD_T5_5_MGF_SIGN, CLAUSES_TMAD_T5_5_MGF_SIGN)
 
@@ -403,7 +433,7 @@ OUTCOME_TMAD_T5_5_MEF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mef_sign(facts, version=None):
+def check_tmad_t5_5_mef_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-MEF-sign: The Requesting Party signs Migration Group Encrypted Files only with a requestingPartyFileSigning key
 
     Actor: Requesting Party.
@@ -417,10 +447,13 @@ def check_tmad_t5_5_mef_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MEF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MEF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MEF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MEF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='requestingPartyFileSigning')
     return Verdict.of(RULE_TMAD_T5_5_MEF_SIGN, result, OUTCOME_TMAD_T5_5_MEF_SIGN, CLAUSES_TMAD_T5_5_MEF_SIGN)
 
@@ -434,7 +467,7 @@ OUTCOME_TMAD_T5_5_MVF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_mvf_sign(facts, version=None):
+def check_tmad_t5_5_mvf_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-MVF-sign: Migration Common Validation Files are signed only with an s1SPMigrationSigning key
 
     Actor: S1SP.
@@ -448,10 +481,13 @@ def check_tmad_t5_5_mvf_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_MVF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MVF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_MVF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_MVF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='s1SPMigrationSigning')
     return Verdict.of(RULE_TMAD_T5_5_MVF_SIGN, result, OUTCOME_TMAD_T5_5_MVF_SIGN, CLAUSES_TMAD_T5_5_MVF_SIGN)
 
@@ -465,7 +501,7 @@ OUTCOME_TMAD_T5_5_SCF_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_scf_sign(facts, version=None):
+def check_tmad_t5_5_scf_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-SCF-sign: The S1SP signs S1SP Commissioning Files only with an s1SPMigrationSigning key
 
     Actor: S1SP.
@@ -479,10 +515,13 @@ def check_tmad_t5_5_scf_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_SCF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_SCF_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_SCF_SIGN, applies.detail, CLAUSES_TMAD_T5_5_SCF_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='s1SPMigrationSigning')
     return Verdict.of(RULE_TMAD_T5_5_SCF_SIGN, result, OUTCOME_TMAD_T5_5_SCF_SIGN, CLAUSES_TMAD_T5_5_SCF_SIGN)
 
@@ -496,7 +535,7 @@ OUTCOME_TMAD_T5_5_DUIS_SIGN = Outcome(
 )
 
 
-def check_tmad_t5_5_duis_sign(facts, version=None):
+def check_tmad_t5_5_duis_sign(facts, version=None, applies_known=False):
     """TMAD-T5.5-DUIS-sign: The Commissioning Party signs Commissioning Requests only with a commissioningPartyXmlSigning key
 
     Actor: Commissioning Party.
@@ -511,10 +550,13 @@ def check_tmad_t5_5_duis_sign(facts, version=None):
         with the corresponding Remote Party Role.
 
     On failure: The Parties identified in Table 5.5 shall only sign using Private Keys where the corresponding Public Keys have been incorporated in Organisation Certificates with the corresponding Remote Party Role.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_5_DUIS_SIGN, applies.detail, CLAUSES_TMAD_T5_5_DUIS_SIGN)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_5_DUIS_SIGN, applies.detail, CLAUSES_TMAD_T5_5_DUIS_SIGN)
     result = p.equals(facts, fact='signer.remote_party_role', value='commissioningPartyXmlSigning')
     return Verdict.of(RULE_TMAD_T5_5_DUIS_SIGN, result, OUTCOME_TMAD_T5_5_DUIS_SIGN, CLAUSES_TMAD_T5_5_DUIS_SIGN)
 

@@ -64,7 +64,7 @@ OUTCOME_TMAD_T5_7_COF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_cof_creator(facts, version=None):
+def check_tmad_t5_7_cof_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-COF-creator: The Commissioning Party increases its Commissioning Outcome File Counter for each file
 
     Actor: Commissioning Party.
@@ -78,10 +78,13 @@ def check_tmad_t5_7_cof_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_COF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_COF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_COF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_COF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_COF_CREATOR, result, OUTCOME_TMAD_T5_7_COF_CREATOR, CLAUSES_TMAD_T5_7_COF_CREATOR)
 
@@ -95,7 +98,7 @@ OUTCOME_TMAD_T5_7_MCF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_creator(facts, version=None):
+def check_tmad_t5_7_mcf_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MCF-creator: The Requesting Party increases its Migration Common File Counter for each file
 
     Actor: Requesting Party.
@@ -108,10 +111,13 @@ def check_tmad_t5_7_mcf_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MCF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MCF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_MCF_CREATOR, result, OUTCOME_TMAD_T5_7_MCF_CREATOR, CLAUSES_TMAD_T5_7_MCF_CREATOR)
 
@@ -125,7 +131,7 @@ OUTCOME_TMAD_T5_7_MGF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mgf_creator(facts, version=None):
+def check_tmad_t5_7_mgf_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MGF-creator: The Requesting Party increases its Migration Group File Counter for each file
 
     Actor: Requesting Party.
@@ -139,10 +145,13 @@ def check_tmad_t5_7_mgf_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MGF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MGF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MGF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MGF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_MGF_CREATOR, result, OUTCOME_TMAD_T5_7_MGF_CREATOR, CLAUSES_TMAD_T5_7_MGF_CREATOR)
 
@@ -156,7 +165,7 @@ OUTCOME_TMAD_T5_7_MEF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mef_creator(facts, version=None):
+def check_tmad_t5_7_mef_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MEF-creator: The Requesting Party increases its Migration Group Encrypted File Counter for each file
 
     Actor: Requesting Party.
@@ -170,10 +179,13 @@ def check_tmad_t5_7_mef_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MEF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MEF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MEF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MEF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_MEF_CREATOR, result, OUTCOME_TMAD_T5_7_MEF_CREATOR, CLAUSES_TMAD_T5_7_MEF_CREATOR)
 
@@ -187,7 +199,7 @@ OUTCOME_TMAD_T5_7_MVF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_creator(facts, version=None):
+def check_tmad_t5_7_mvf_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MVF-creator: The S1SP increases its Migration Common Validation File Counter for each file
 
     Actor: S1SP.  DISPUTED (mvf-creator): The S1SP creates the MVF and keeps its counter (Table 5.7 'Party creating the file'; Table 5.5 'Party Digitally Signing').
@@ -201,10 +213,13 @@ def check_tmad_t5_7_mvf_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MVF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_MVF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_MVF_CREATOR, result, OUTCOME_TMAD_T5_7_MVF_CREATOR, CLAUSES_TMAD_T5_7_MVF_CREATOR)
 
@@ -218,7 +233,7 @@ OUTCOME_TMAD_T5_7_MVF_CREATOR_DCC = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_creator_dcc(facts, version=None):
+def check_tmad_t5_7_mvf_creator_dcc(facts, version=None, applies_known=False):
     """TMAD-T5.7-MVF-creator-DCC: The DCC increases its Migration Common Validation File Counter for each file
 
     Actor: DCC.  DISPUTED (mvf-creator): The DCC creates the MVF and keeps its counter (Clause 5.10(b) and (d)).
@@ -236,10 +251,13 @@ def check_tmad_t5_7_mvf_creator_dcc(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_CREATOR_DCC, applies.detail, CLAUSES_TMAD_T5_7_MVF_CREATOR_DCC)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_CREATOR_DCC, applies.detail, CLAUSES_TMAD_T5_7_MVF_CREATOR_DCC)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_MVF_CREATOR_DCC, result, OUTCOME_TMAD_T5_7_MVF_CREATOR_DCC, CLAUSES_TMAD_T5_7_MVF_CREATOR_DCC)
 
@@ -253,7 +271,7 @@ OUTCOME_TMAD_T5_7_SCF_CREATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_scf_creator(facts, version=None):
+def check_tmad_t5_7_scf_creator(facts, version=None, applies_known=False):
     """TMAD-T5.7-SCF-creator: The S1SP increases its S1SP Commissioning File Counter for each file
 
     Actor: S1SP.
@@ -267,10 +285,13 @@ def check_tmad_t5_7_scf_creator(facts, version=None):
         counters, which are sequentially increased for each file created
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_SCF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_SCF_CREATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_SCF_CREATOR, applies.detail, CLAUSES_TMAD_T5_7_SCF_CREATOR)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_T5_7_SCF_CREATOR, result, OUTCOME_TMAD_T5_7_SCF_CREATOR, CLAUSES_TMAD_T5_7_SCF_CREATOR)
 
@@ -284,7 +305,7 @@ OUTCOME_TMAD_5_6_STEP_ANY = Outcome(
 )
 
 
-def check_tmad_5_6_step_any(facts, version=None):
+def check_tmad_5_6_step_any(facts, version=None, applies_known=False):
     """TMAD-5.6-step-any: A Requesting Party's file counters increase (any step)
 
     Actor: Requesting Party.  DISPUTED (counter-sequential-step): 'Sequentially increased' means each file's counter is larger than the last; gaps are allowed.
@@ -305,10 +326,13 @@ def check_tmad_5_6_step_any(facts, version=None):
         File Counter | Migration File Group Encrypted Stored Counter
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_6_STEP_ANY, applies.detail, CLAUSES_TMAD_5_6_STEP_ANY)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_6_STEP_ANY, applies.detail, CLAUSES_TMAD_5_6_STEP_ANY)
     result = p.strictly_increasing(facts, fact='created_files', key='counter')
     return Verdict.of(RULE_TMAD_5_6_STEP_ANY, result, OUTCOME_TMAD_5_6_STEP_ANY, CLAUSES_TMAD_5_6_STEP_ANY)
 
@@ -322,7 +346,7 @@ OUTCOME_TMAD_5_6_STEP_ONE = Outcome(
 )
 
 
-def check_tmad_5_6_step_one(facts, version=None):
+def check_tmad_5_6_step_one(facts, version=None, applies_known=False):
     """TMAD-5.6-step-one: A Requesting Party's file counters increase by exactly one
 
     Actor: Requesting Party.  DISPUTED (counter-sequential-step): 'Sequentially increased' means each file's counter is the previous one plus one; gaps are non-compliant.
@@ -343,10 +367,13 @@ def check_tmad_5_6_step_one(facts, version=None):
         File Counter | Migration File Group Encrypted Stored Counter
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_5_6_STEP_ONE, applies.detail, CLAUSES_TMAD_5_6_STEP_ONE)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF', 'MGF', 'MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_5_6_STEP_ONE, applies.detail, CLAUSES_TMAD_5_6_STEP_ONE)
     result = p.strictly_increasing(facts, fact='created_files', key='counter', step=1)
     return Verdict.of(RULE_TMAD_5_6_STEP_ONE, result, OUTCOME_TMAD_5_6_STEP_ONE, CLAUSES_TMAD_5_6_STEP_ONE)
 
@@ -360,7 +387,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_RP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_rp(facts, version=None):
+def check_tmad_t5_7_mcf_related_rp(facts, version=None, applies_known=False):
     """TMAD-T5.7-MCF-related-RP: Files a Requesting Party relates to an MCF carry its MCFCounter and RequestingPartyID
 
     Actor: Requesting Party.
@@ -371,10 +398,13 @@ def check_tmad_t5_7_mcf_related_rp(facts, version=None):
         additionally be included in all such related files.
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF', 'MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_RP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_RP)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF', 'MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_RP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_RP)
     result = p.all_of(
         p.present(facts, fact='header.MCFCounter'),
         p.present(facts, fact='header.RequestingPartyID'),
@@ -391,7 +421,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_S1SP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_s1sp(facts, version=None):
+def check_tmad_t5_7_mcf_related_s1sp(facts, version=None, applies_known=False):
     """TMAD-T5.7-MCF-related-S1SP: Files the S1SP relates to an MCF carry its MCFCounter and RequestingPartyID
 
     Actor: S1SP.
@@ -402,10 +432,13 @@ def check_tmad_t5_7_mcf_related_s1sp(facts, version=None):
         additionally be included in all such related files.
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF', 'SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_S1SP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_S1SP)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF', 'SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_S1SP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_S1SP)
     result = p.all_of(
         p.present(facts, fact='header.MCFCounter'),
         p.present(facts, fact='header.RequestingPartyID'),
@@ -422,7 +455,7 @@ OUTCOME_TMAD_T5_7_MCF_RELATED_CP = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_related_cp(facts, version=None):
+def check_tmad_t5_7_mcf_related_cp(facts, version=None, applies_known=False):
     """TMAD-T5.7-MCF-related-CP: Commissioning Outcome Files carry the MCFCounter and RequestingPartyID
 
     Actor: Commissioning Party.
@@ -433,10 +466,13 @@ def check_tmad_t5_7_mcf_related_cp(facts, version=None):
         additionally be included in all such related files.
 
     On failure: so that the files each creates shall, except in cases of replay, pass the anti-replay checks specified in Table 5.9
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_CP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_CP)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_RELATED_CP, applies.detail, CLAUSES_TMAD_T5_7_MCF_RELATED_CP)
     result = p.all_of(
         p.present(facts, fact='header.MCFCounter'),
         p.present(facts, fact='header.RequestingPartyID'),
@@ -454,7 +490,7 @@ OUTCOME_TMAD_T5_7_MCF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mcf_authenticator(facts, version=None):
+def check_tmad_t5_7_mcf_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MCF-authenticator: The Authenticator rejects an MCFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -471,10 +507,13 @@ def check_tmad_t5_7_mcf_authenticator(facts, version=None):
         created in the last 60 days
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MCF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MCF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MCF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='MCF', counter='header.MCFCounter', party='header.RequestingPartyID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_MCF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_MCF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_MCF_AUTHENTICATOR)
 
@@ -489,7 +528,7 @@ OUTCOME_TMAD_T5_7_MGF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mgf_authenticator(facts, version=None):
+def check_tmad_t5_7_mgf_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MGF-authenticator: The Authenticator rejects an MGFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -507,10 +546,13 @@ def check_tmad_t5_7_mgf_authenticator(facts, version=None):
         created in the last 60 days
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MGF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MGF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MGF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MGF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MGF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MGF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='MGF', counter='header.MGFCounter', party='header.RequestingPartyID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_MGF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_MGF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_MGF_AUTHENTICATOR)
 
@@ -525,7 +567,7 @@ OUTCOME_TMAD_T5_7_MEF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mef_authenticator(facts, version=None):
+def check_tmad_t5_7_mef_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MEF-authenticator: The Authenticator rejects an MEFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -543,10 +585,13 @@ def check_tmad_t5_7_mef_authenticator(facts, version=None):
         Counter created in the last 60 days
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MEF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MEF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MEF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MEF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MEF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MEF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='MEF', counter='header.MEFCounter', party='header.RequestingPartyID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_MEF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_MEF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_MEF_AUTHENTICATOR)
 
@@ -561,7 +606,7 @@ OUTCOME_TMAD_T5_7_MVF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_mvf_authenticator(facts, version=None):
+def check_tmad_t5_7_mvf_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-MVF-authenticator: The Authenticator rejects an MVFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.
@@ -579,10 +624,13 @@ def check_tmad_t5_7_mvf_authenticator(facts, version=None):
         Counter created in the last 60 days
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MVF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MVF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MVF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_MVF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_MVF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='MVF', counter='header.MVFCounter', party='header.RequestingPartyID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_MVF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_MVF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_MVF_AUTHENTICATOR)
 
@@ -597,7 +645,7 @@ OUTCOME_TMAD_T5_7_SCF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_scf_authenticator(facts, version=None):
+def check_tmad_t5_7_scf_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-SCF-authenticator: The Authenticator rejects an SCFCounter already stored for the S1SP in the last 60 days
 
     Actor: Authenticator.
@@ -615,10 +663,13 @@ def check_tmad_t5_7_scf_authenticator(facts, version=None):
         created in the last 60 days
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['SCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_SCF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_SCF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['SCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_SCF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_SCF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='SCF', counter='header.SCFCounter', party='header.S1SPID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_SCF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_SCF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_SCF_AUTHENTICATOR)
 
@@ -632,7 +683,7 @@ OUTCOME_TMAD_T5_7_COF_AUTHENTICATOR = Outcome(
 )
 
 
-def check_tmad_t5_7_cof_authenticator(facts, version=None):
+def check_tmad_t5_7_cof_authenticator(facts, version=None, applies_known=False):
     """TMAD-T5.7-COF-authenticator: The Authenticator rejects a COFCounter already stored for the Requesting Party in the last 60 days
 
     Actor: Authenticator.  DISPUTED (cof-anti-replay): The Commissioning Outcome File Stored Counter of Table 5.7 is checked like the others (60 days, keyed by RequestingPartyID, which Table 5.7 puts in all related files).
@@ -646,10 +697,13 @@ def check_tmad_t5_7_cof_authenticator(facts, version=None):
         ‘Counter of Authenticator’ column of Table 5.7 in the way required by Table 5.9.
 
     On failure: Should any of the following checks fail, the Authenticator shall cease processing that file, discard it and raise an Incident.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['COF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T5_7_COF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_COF_AUTHENTICATOR)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['COF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T5_7_COF_AUTHENTICATOR, applies.detail, CLAUSES_TMAD_T5_7_COF_AUTHENTICATOR)
     result = p.counter_fresh(facts, file_type='COF', counter='header.COFCounter', party='header.RequestingPartyID', stored='stored_counters', at='received_at', window_days=60)
     return Verdict.of(RULE_TMAD_T5_7_COF_AUTHENTICATOR, result, OUTCOME_TMAD_T5_7_COF_AUTHENTICATOR, CLAUSES_TMAD_T5_7_COF_AUTHENTICATOR)
 

@@ -110,7 +110,7 @@ OUTCOME_TMAD_6_1_TO_BE_COMMISSIONED = Outcome(
 )
 
 
-def check_tmad_6_1_to_be_commissioned(facts, version=None):
+def check_tmad_6_1_to_be_commissioned(facts, version=None, applies_known=False):
     """TMAD-6.1-to-be-commissioned: The Commissioning Party accepts only a Migration Common File with ToBeCommissionedByDCC set to True
 
     Actor: Commissioning Party.
@@ -121,10 +121,13 @@ def check_tmad_6_1_to_be_commissioned(facts, version=None):
         Commissioning Party shall discard the file and cease processing of it.
 
     On failure: If this check fails, the Commissioning Party shall discard the file and cease processing of it.
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['MCF'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_6_1_TO_BE_COMMISSIONED, applies.detail, CLAUSES_TMAD_6_1_TO_BE_COMMISSIONED)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['MCF'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_6_1_TO_BE_COMMISSIONED, applies.detail, CLAUSES_TMAD_6_1_TO_BE_COMMISSIONED)
     result = p.equals(facts, fact='header.ToBeCommissionedByDCC', value=True)
     return Verdict.of(RULE_TMAD_6_1_TO_BE_COMMISSIONED, result, OUTCOME_TMAD_6_1_TO_BE_COMMISSIONED, CLAUSES_TMAD_6_1_TO_BE_COMMISSIONED)
 

@@ -39,7 +39,7 @@ OUTCOME_TMAD_T8_7_1_E48 = Outcome(
 )
 
 
-def check_tmad_t8_7_1_e48(facts, version=None):
+def check_tmad_t8_7_1_e48(facts, version=None, applies_known=False):
     """TMAD-T8.7.1-E48: The DCC accepts a Commissioning Request only for a Service Reference and Variant in Table 8.7.2 (E48)
 
     Actor: DCC.
@@ -57,10 +57,13 @@ def check_tmad_t8_7_1_e48(facts, version=None):
         first check fails
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_1_E48, applies.detail, CLAUSES_TMAD_T8_7_1_E48)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_1_E48, applies.detail, CLAUSES_TMAD_T8_7_1_E48)
     result = p.row_in(facts, facts_=['request.service_reference', 'request.service_reference_variant'], rows=[['6.21', '6.21'], ['8.1', '8.1.1'], ['8.7', '8.7.1'], ['8.7', '8.7.2'], ['8.11', '8.11'], ['12.2', '12.2']])
     return Verdict.of(RULE_TMAD_T8_7_1_E48, result, OUTCOME_TMAD_T8_7_1_E48, CLAUSES_TMAD_T8_7_1_E48)
 
@@ -77,7 +80,7 @@ OUTCOME_TMAD_T8_7_2_HANDOVER = Outcome(
 )
 
 
-def check_tmad_t8_7_2_handover(facts, version=None):
+def check_tmad_t8_7_2_handover(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-handover: Request Handover Of DCC Controlled Device is Service Reference 6.21, Variant 6.21
 
     Actor: Commissioning Party.
@@ -89,13 +92,16 @@ def check_tmad_t8_7_2_handover(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_HANDOVER, applies.detail, CLAUSES_TMAD_T8_7_2_HANDOVER)
-    applies = p.one_of(facts, fact='request.name', values=['Request Handover Of DCC Controlled Device'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_HANDOVER, applies.detail, CLAUSES_TMAD_T8_7_2_HANDOVER)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_HANDOVER, applies.detail, CLAUSES_TMAD_T8_7_2_HANDOVER)
+        applies = p.one_of(facts, fact='request.name', values=['Request Handover Of DCC Controlled Device'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_HANDOVER, applies.detail, CLAUSES_TMAD_T8_7_2_HANDOVER)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='6.21'),
         p.equals(facts, fact='request.service_reference_variant', value='6.21'),
@@ -115,7 +121,7 @@ OUTCOME_TMAD_T8_7_2_COMMISSION_DEVICE = Outcome(
 )
 
 
-def check_tmad_t8_7_2_commission_device(facts, version=None):
+def check_tmad_t8_7_2_commission_device(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-commission-device: Commission Device is Service Reference 8.1, Variant 8.1.1
 
     Actor: Commissioning Party.
@@ -127,13 +133,16 @@ def check_tmad_t8_7_2_commission_device(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_COMMISSION_DEVICE, applies.detail, CLAUSES_TMAD_T8_7_2_COMMISSION_DEVICE)
-    applies = p.one_of(facts, fact='request.name', values=['Commission Device'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_COMMISSION_DEVICE, applies.detail, CLAUSES_TMAD_T8_7_2_COMMISSION_DEVICE)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_COMMISSION_DEVICE, applies.detail, CLAUSES_TMAD_T8_7_2_COMMISSION_DEVICE)
+        applies = p.one_of(facts, fact='request.name', values=['Commission Device'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_COMMISSION_DEVICE, applies.detail, CLAUSES_TMAD_T8_7_2_COMMISSION_DEVICE)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='8.1'),
         p.equals(facts, fact='request.service_reference_variant', value='8.1.1'),
@@ -153,7 +162,7 @@ OUTCOME_TMAD_T8_7_2_JOIN_CRITICAL = Outcome(
 )
 
 
-def check_tmad_t8_7_2_join_critical(facts, version=None):
+def check_tmad_t8_7_2_join_critical(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-join-critical: Join Service (Critical) is Service Reference 8.7, Variant 8.7.1
 
     Actor: Commissioning Party.
@@ -165,13 +174,16 @@ def check_tmad_t8_7_2_join_critical(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_CRITICAL)
-    applies = p.one_of(facts, fact='request.name', values=['Join Service (Critical)'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_CRITICAL)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_CRITICAL)
+        applies = p.one_of(facts, fact='request.name', values=['Join Service (Critical)'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_CRITICAL)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='8.7'),
         p.equals(facts, fact='request.service_reference_variant', value='8.7.1'),
@@ -191,7 +203,7 @@ OUTCOME_TMAD_T8_7_2_JOIN_NON_CRITICAL = Outcome(
 )
 
 
-def check_tmad_t8_7_2_join_non_critical(facts, version=None):
+def check_tmad_t8_7_2_join_non_critical(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-join-non-critical: Join Service (Non-Critical) is Service Reference 8.7, Variant 8.7.2
 
     Actor: Commissioning Party.
@@ -203,13 +215,16 @@ def check_tmad_t8_7_2_join_non_critical(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_NON_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_NON_CRITICAL)
-    applies = p.one_of(facts, fact='request.name', values=['Join Service (Non-Critical)'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_NON_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_NON_CRITICAL)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_NON_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_NON_CRITICAL)
+        applies = p.one_of(facts, fact='request.name', values=['Join Service (Non-Critical)'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_JOIN_NON_CRITICAL, applies.detail, CLAUSES_TMAD_T8_7_2_JOIN_NON_CRITICAL)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='8.7'),
         p.equals(facts, fact='request.service_reference_variant', value='8.7.2'),
@@ -229,7 +244,7 @@ OUTCOME_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG = Outcome(
 )
 
 
-def check_tmad_t8_7_2_update_han_device_log(facts, version=None):
+def check_tmad_t8_7_2_update_han_device_log(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-update-han-device-log: Update HAN Device Log is Service Reference 8.11, Variant 8.11
 
     Actor: Commissioning Party.
@@ -241,13 +256,16 @@ def check_tmad_t8_7_2_update_han_device_log(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG, applies.detail, CLAUSES_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG)
-    applies = p.one_of(facts, fact='request.name', values=['Update HAN Device Log'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG, applies.detail, CLAUSES_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG, applies.detail, CLAUSES_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG)
+        applies = p.one_of(facts, fact='request.name', values=['Update HAN Device Log'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG, applies.detail, CLAUSES_TMAD_T8_7_2_UPDATE_HAN_DEVICE_LOG)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='8.11'),
         p.equals(facts, fact='request.service_reference_variant', value='8.11'),
@@ -267,7 +285,7 @@ OUTCOME_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION = Outcome(
 )
 
 
-def check_tmad_t8_7_2_device_pre_notification(facts, version=None):
+def check_tmad_t8_7_2_device_pre_notification(facts, version=None, applies_known=False):
     """TMAD-T8.7.2-device-pre-notification: Device Pre-notification is Service Reference 12.2, Variant 12.2
 
     Actor: Commissioning Party.
@@ -279,13 +297,16 @@ def check_tmad_t8_7_2_device_pre_notification(facts, version=None):
         the Commissioning Party shall construct Commissioning Requests accordingly.
 
     On failure: Commissioning Party is not allowed to use such Service Requests
+
+    applies_known: the caller already knows that the rule applies to these facts.
     """
-    applies = p.one_of(facts, fact='file_type', values=['DUIS'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION, applies.detail, CLAUSES_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION)
-    applies = p.one_of(facts, fact='request.name', values=['Device Pre-notification'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION, applies.detail, CLAUSES_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION)
+    if not applies_known:
+        applies = p.one_of(facts, fact='file_type', values=['DUIS'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION, applies.detail, CLAUSES_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION)
+        applies = p.one_of(facts, fact='request.name', values=['Device Pre-notification'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION, applies.detail, CLAUSES_TMAD_T8_7_2_DEVICE_PRE_NOTIFICATION)
     result = p.all_of(
         p.equals(facts, fact='request.service_reference', value='12.2'),
         p.equals(facts, fact='request.service_reference_variant', value='12.2'),

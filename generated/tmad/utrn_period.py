@@ -25,7 +25,7 @@ OUTCOME_TMAD_3_14D_A_UTRN_DURING_PERIOD = Outcome(
 )
 
 
-def check_tmad_3_14d_a_utrn_during_period(facts, version=None):
+def check_tmad_3_14d_a_utrn_during_period(facts, version=None, applies_known=False):
     """TMAD-3.14D-a-UTRN-during-period: During the UTRN Period the S1SP answers a UTRN request with a UTRN
 
     Actor: S1SP.
@@ -41,18 +41,21 @@ def check_tmad_3_14d_a_utrn_during_period(facts, version=None):
 
     On failure: the S1SP shall send a UTRN for the Relevant Device, that is consistent with the request, to that Device and/or to that SMETS1 SMSO
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: utrn_hours = 48; 5.1: utrn_hours = 336.
     """
     values = p.version_values({'5.0': {'utrn_hours': 48}, '5.1': {'utrn_hours': 336}}, version or '5.1', RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD)
-    applies = p.one_of(facts, fact='group_id', values=['DA'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
-    applies = p.one_of(facts, fact='device_type', values=['ESME', 'GSME'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
-    applies = p.within_hours(facts, start='utrn.period_start', at='utrn.requested_at', hours=values['utrn_hours'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['DA'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
+        applies = p.one_of(facts, fact='device_type', values=['ESME', 'GSME'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
+        applies = p.within_hours(facts, start='utrn.period_start', at='utrn.requested_at', hours=values['utrn_hours'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
     result = p.equals(facts, fact='utrn.response', value='utrn')
     return Verdict.of(RULE_TMAD_3_14D_A_UTRN_DURING_PERIOD, result, OUTCOME_TMAD_3_14D_A_UTRN_DURING_PERIOD, CLAUSES_TMAD_3_14D_A_UTRN_DURING_PERIOD)
 
@@ -66,7 +69,7 @@ OUTCOME_TMAD_3_14D_B_UTRN_AFTER_PERIOD = Outcome(
 )
 
 
-def check_tmad_3_14d_b_utrn_after_period(facts, version=None):
+def check_tmad_3_14d_b_utrn_after_period(facts, version=None, applies_known=False):
     """TMAD-3.14D-b-UTRN-after-period: After the UTRN Period the S1SP answers a UTRN request only with 'unsuccessful'
 
     Actor: S1SP.
@@ -82,18 +85,21 @@ def check_tmad_3_14d_b_utrn_after_period(facts, version=None):
 
     On failure: after the UTRN Period ends for the Relevant Device, shall only send a response to the SMETS1 SMSO that indicates that the request to generate a UTRN has been unsuccessful
 
+    applies_known: the caller already knows that the rule applies to these facts.
+
     Values by TMAD version: 5.0: utrn_hours = 48; 5.1: utrn_hours = 336.
     """
     values = p.version_values({'5.0': {'utrn_hours': 48}, '5.1': {'utrn_hours': 336}}, version or '5.1', RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
-    applies = p.one_of(facts, fact='group_id', values=['DA'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
-    applies = p.one_of(facts, fact='device_type', values=['ESME', 'GSME'])
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
-    applies = p.negate(p.within_hours(facts, start='utrn.period_start', at='utrn.requested_at', hours=values['utrn_hours']))
-    if not applies:
-        return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
+    if not applies_known:
+        applies = p.one_of(facts, fact='group_id', values=['DA'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
+        applies = p.one_of(facts, fact='device_type', values=['ESME', 'GSME'])
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
+        applies = p.negate(p.within_hours(facts, start='utrn.period_start', at='utrn.requested_at', hours=values['utrn_hours']))
+        if not applies:
+            return Verdict.not_applicable(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, applies.detail, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
     result = p.equals(facts, fact='utrn.response', value='unsuccessful')
     return Verdict.of(RULE_TMAD_3_14D_B_UTRN_AFTER_PERIOD, result, OUTCOME_TMAD_3_14D_B_UTRN_AFTER_PERIOD, CLAUSES_TMAD_3_14D_B_UTRN_AFTER_PERIOD)
 

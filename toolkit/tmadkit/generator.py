@@ -71,7 +71,7 @@ def _module(env: jinja2.Environment, rule_file: RuleFile, rules: list[Rule]) -> 
         ctx_rules.append({
             "rule": r, "const": const, "clause_ids": tuple(r.clause_ids),
             "outcome_items": list(r.outcome.items()),
-            "applicability": [codegen.predicate_expr(a, depth=1) for a in codegen.applicability_preds(r)],
+            "applicability": [codegen.predicate_expr(a, depth=2) for a in codegen.applicability_preds(r)],
             "expr": codegen.predicate_expr(r.predicate, depth=1),
             "version_values": codegen.version_table(r),
             "current_version": sources.current_version(r.document),

@@ -44,7 +44,7 @@ def _signer(received: ReceivedFile, ctx: AuthContext) -> dict:
     if received.parse_error:
         return {}
     try:
-        profile = signature.check_profile(received.tree, file=received.name)
+        profile = received.signature_profile
     except signature.SignatureError:
         return {}
     record = ctx.registry.lookup(profile.issuer_name, profile.serial)

@@ -35,6 +35,15 @@ class ReceivedFile:
             return exc
         return None
 
+    @cached_property
+    def signature_profile(self):
+        """tmadkit.xml.signature.check_profile of the tree, worked out once (it scans the whole
+        document for ds:Signature elements, and Table 5.9 asks at several steps).  A signature
+        outside the profile raises SignatureError each time it is asked for."""
+        from ..xml import signature
+
+        return signature.check_profile(self.tree, file=self.name)
+
     @property
     def root_element(self) -> str | None:
         return None if self.parse_error else etree.QName(self.tree.getroot()).localname
@@ -51,10 +60,10 @@ class ReceivedFile:
             return {}
         out: dict = {}
         for child in self.tree.getroot():
-            if not isinstance(child.tag, str) or etree.QName(child).namespace == _SIGNATURE_NS:
-                continue
-            if len(child):
+            if len(child) or not isinstance(child.tag, str):
                 continue  # SMETS1Installation and other structures are not header values
+            if etree.QName(child).namespace == _SIGNATURE_NS:
+                continue
             name, text = etree.QName(child).localname, (child.text or "").strip()
             if name.endswith("Counter") and text.isdigit():
                 out[name] = int(text)

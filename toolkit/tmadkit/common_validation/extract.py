@@ -87,6 +87,47 @@ def installation(el) -> dict:
     return out
 
 
+# The facts that identify a Device or its supply point rather than describe it.
+IDENTIFIERS = frozenset({"device_id", "mpan", "mprn"})
+
+
+def _frozen(value):
+    # Type-tagged and flat, so that values that differ as facts never freeze alike ("1" and 1,
+    # {} and []), and built with appends: this runs for every installation of a large file.
+    t = type(value)
+    if t is str:
+        return value
+    if t is dict:
+        out = ["{}"]
+        for k, v in value.items():
+            out.append(k if type(k) is str else _frozen(k))
+            out.append(v if type(v) is str else _frozen(v))
+        return tuple(out)
+    if t is list:
+        return ("[]", *map(_frozen, value))
+    return (t.__name__, repr(value))
+
+
+def shape(facts: dict) -> tuple | None:
+    """The installation without its identifiers, as a hashable value: two installations of
+    equal shape differ at most in DeviceIDs, MPANs and MPRNs.  None for facts not shaped as
+    an installation (a mapping)."""
+    if type(facts) is not dict:
+        return None
+    out: list = []
+    for kind, dev in facts.items():
+        out.append(kind if type(kind) is str else _frozen(kind))
+        if type(dev) is dict:     # its items, identifiers left out, then None (no frozen value is None)
+            for k, v in dev.items():
+                if k not in IDENTIFIERS:
+                    out.append(k if type(k) is str else _frozen(k))
+                    out.append(v if type(v) is str else _frozen(v))
+        else:
+            out.append(("!", _frozen(dev)))
+        out.append(None)
+    return tuple(out)
+
+
 def chf_of(facts: dict) -> str:
     return (facts.get("chf") or {}).get("device_id", "")
 

@@ -20,12 +20,14 @@ from typing import Any, Iterable, Iterator
 
 from .. import registry as checks_registry
 from ..authentication.procedure import Procedure
+from ..runtime.common_validation import IDENTIFIER_BLIND
 from ..runtime.verdict import FAIL, NOT_APPLICABLE, PASS
 from . import extract
 from .cached_world import CachedWorld
 
 PROCEDURE = "common-validation"
 BLOCK = 2000            # installations per prefetch batch
+SHAPES = 4096           # distinct installation shapes remembered per run (then forgotten, not grown)
 
 
 class Cancelled(Exception):
@@ -76,6 +78,62 @@ def plan(version: str | None = None) -> list[tuple[str, str, Any]]:
     return [(step, rule.id, checks_registry.check(rule.id)) for step, rule in procedure().plan("DCC")]
 
 
+def _leaves(value) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _reads_identifiers(pred: dict) -> bool:
+    """Might the predicate's verdict depend on an installation's DeviceIDs, MPANs or MPRNs?
+    No only where every primitive is identifier-blind and no argument names an identifier;
+    any other primitive counts as reading them if it reads anything of the installation."""
+    (name, args), = pred.items()
+    if name in ("all", "any"):
+        return any(_reads_identifiers(a) for a in args)
+    if name == "not":
+        return _reads_identifiers(args)
+    paths = [v for v in _leaves(args) if isinstance(v, str)]
+    if name in IDENTIFIER_BLIND:
+        return any(p.rpartition(".")[2] in extract.IDENTIFIERS for p in paths)
+    return any(p == "installation" or p.startswith("installation.") for p in paths)
+
+
+@lru_cache(maxsize=None)
+def identifier_blind_rules() -> frozenset[str]:
+    """The Table 5.10 rules whose verdict is the same for installations of equal shape
+    (extract.shape): their applicability and predicate read no identifier."""
+    from ..codegen import applicability_preds
+
+    return frozenset(rule.id for _, rule in procedure().plan("DCC")
+                     if rule.predicate is not None
+                     and not any(_reads_identifiers(p) for p in [*applicability_preds(rule), rule.predicate]))
+
+
+@lru_cache(maxsize=None)
+def identifier_blind_applicability() -> frozenset[str]:
+    """The Table 5.10 rules with an applicability (applies_to) that reads no identifier: whether
+    they apply is the same for installations of equal shape, even where their predicate reads
+    identifiers (5.10.9 applies where the ESME's Supplier certificates identify one Party)."""
+    from ..codegen import applicability_preds
+
+    return frozenset(rule.id for _, rule in procedure().plan("DCC")
+                     if applicability_preds(rule)
+                     and not any(_reads_identifiers(p) for p in applicability_preds(rule)))
+
+
+@dataclass
+class _ShapeMemo:
+    """What is known of every installation of one shape (and GroupID)."""
+    settled: set[str] = field(default_factory=set)   # rules that pass or do not apply: no FailedCheck
+    applies: set[str] = field(default_factory=set)   # rules that apply: only their predicate is run
+
+
 class CommonValidation:
     """Runs Table 5.10 at one check time against one World (wrapped in a CachedWorld)."""
 
@@ -86,6 +144,14 @@ class CommonValidation:
         self.at = at
         self.version = version
         self.plan = plan(version)
+        # An MCF repeats a few combinations of Device Models and certificates across thousands
+        # of installations.  A row that reads no identifier passes for all installations of one
+        # shape or for none, so it is checked once per shape; a failure is always checked again,
+        # since its wording and SupportingData name the installation's own Devices.
+        # Likewise whether a row applies, where that reads no identifier.
+        self._blind = identifier_blind_rules()
+        self._blind_applicability = identifier_blind_applicability()
+        self._shapes: dict[tuple, _ShapeMemo] = {}       # (GroupID, shape) -> what is known
 
     def facts(self, group_id: str | None, installation: dict) -> dict:
         return {"group_id": group_id, "at": self.at, "context": {"world": self.world},
@@ -94,17 +160,42 @@ class CommonValidation:
     def check(self, group_id: str | None, installation: dict) -> InstallationResult:
         facts = self.facts(group_id, installation)
         out = InstallationResult(extract.chf_of(installation))
+        known = self._known(group_id, installation)
         for step, rule_id, check in self.plan:
+            if rule_id in known.settled:
+                continue
             try:
-                verdict = check(facts, self.version)
+                verdict = (check(facts, self.version, applies_known=True) if rule_id in known.applies
+                           else check(facts, self.version))
             except Exception as exc:  # noqa: BLE001 - fail-closed, reported, never raised
                 out.failed_checks.append(FailedCheck(step, rule_id, f"error: {type(exc).__name__}: {exc}", None))
                 continue
+            if rule_id in self._blind_applicability:
+                if verdict.status == NOT_APPLICABLE:
+                    known.settled.add(rule_id)
+                else:
+                    known.applies.add(rule_id)
             if verdict.status in (PASS, NOT_APPLICABLE):
+                if rule_id in self._blind:
+                    known.settled.add(rule_id)
                 continue
             out.failed_checks.append(FailedCheck(step, rule_id, verdict.detail,
                                                  verdict.evidence if verdict.status == FAIL else None))
         return out
+
+    def _known(self, group_id: str | None, installation: dict) -> _ShapeMemo:
+        """What is known of installations of this one's shape (to add to); a throwaway memo
+        when the facts have no shape."""
+        sh = extract.shape(installation)
+        if sh is None:
+            return _ShapeMemo()
+        key = (group_id, sh)
+        known = self._shapes.get(key)
+        if known is None:
+            if len(self._shapes) >= SHAPES:
+                self._shapes.clear()
+            known = self._shapes[key] = _ShapeMemo()
+        return known
 
     def run(self, group_id: str | None, installations: Iterable[dict], *,
             stop: threading.Event | None = None) -> Iterator[InstallationResult]:

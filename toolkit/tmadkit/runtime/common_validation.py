@@ -573,6 +573,14 @@ def same_members(facts: Facts, *, fact: str, values: Sequence[Any]) -> Result:
     return Result(ok, f"{fact} is {sorted(map(str, actual))}" + ("" if ok else f", required {sorted(map(str, values))}"))
 
 
+# Primitives whose verdict - pass, fail or not applicable - reads nothing of a Device's
+# identifiers (DeviceID, MPAN, MPRN) unless an argument names one: those appear only in their
+# wording and SupportingData.  (The generic `present` reads only whether its fact exists.)
+# Table 5.10 decides once per distinct installation-without-identifiers whether such a row
+# passes (common_validation/run.py); adding a primitive here is a claim the tests check.
+IDENTIFIER_BLIND = frozenset({"cpl_listed", "group_allowed", "epc_eligible", "device_types", "null_certificate_id",
+                              "certificates_valid", "same_party_ids", "present"})
+
 PRIMITIVES = {
     "cpl_listed": cpl_listed,
     "group_allowed": group_allowed,
