@@ -102,3 +102,24 @@ def test_generate_refuses_a_bad_rule_file_and_writes_nothing(project_copy: Path,
     assert "rules/tmad/zz-bad.yaml:8" in err and "/rules/0/actor" in err
     after = {p: p.read_bytes() for p in (project_copy / "generated").rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_run_time_loading_trusts_only_the_bytes_the_generator_validated(tmp_path: Path, monkeypatch):
+    """tmadkit validate reads rule files without the schema pass only where their SHA-256 is the
+    one generated/manifest.json recorded; a changed file is checked again and refused."""
+    from tmadkit import rules
+
+    shipped = paths.rules_dir() / "tmad" / "table-10.2.yaml"
+    changed = tmp_path / "table-10.2.yaml"
+    changed.write_bytes(shipped.read_bytes().replace(b"actor: Commissioning Party", b"actor: 7", 1))
+
+    def no_schema(*_):
+        raise AssertionError("the schema was consulted")
+
+    with monkeypatch.context() as m:
+        m.setattr(rules, "_validator", no_schema)
+        trusted, = rules.load_files_as_generated([shipped])
+    assert [r.id for r in trusted.rules] == [r.id for r in load_file(shipped).rules]
+    with pytest.raises(InputError) as exc:
+        rules.load_files_as_generated([changed])
+    assert "table-10.2.yaml" in str(exc.value) and "actor" in str(exc.value)

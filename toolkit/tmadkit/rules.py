@@ -249,6 +249,20 @@ def _rule(d: dict, document: str, rel: str, line: int) -> Rule:
     )
 
 
+def load_files_as_generated(files: list[Path]) -> list[RuleFile]:
+    """Rule files read at run time (validation, naming): the schema check is skipped for bytes
+    the generator validated, by the SHA-256 it recorded in generated/manifest.json (reading a
+    rule file through jsonschema takes a fifth of a second; changed bytes are checked again)."""
+    from .errors import TmadkitError
+    from .registry import manifest
+
+    try:
+        validated = manifest()["rule_files"]
+    except TmadkitError:        # not generated yet: every file is checked
+        validated = {}
+    return [load_file(p, validated_sha256=validated.get(_relpath(p))) for p in files]
+
+
 def rule_files(root: Path | None = None) -> list[Path]:
     base = root or paths.rules_dir()
     return sorted(p for p in base.rglob("*.yaml") if p.is_file())

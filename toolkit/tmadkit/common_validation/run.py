@@ -8,6 +8,10 @@ FailedCheck - StepNumber and SupportingData - for each failure.  There is no ear
 
 A check that raises on some input (it should not: the primitives report bad data as
 failures) is recorded as a FailedCheck of its step, fail-closed, with the error as detail.
+
+What need not be worked out twice is not: a row that reads no identifier is decided once per
+installation shape (extract.shape) when it passes or does not apply, and whether a row applies
+is remembered per shape where that reads no identifier (CommonValidation.check).
 """
 from __future__ import annotations
 
@@ -60,12 +64,9 @@ def ruleset():
     """The TMAD rules, read once per process: reading rule files takes seconds, and the DCC's
     procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
     from .. import paths
-    from ..registry import manifest
-    from ..rules import RuleSet, _relpath, load_file
+    from ..rules import RuleSet, load_files_as_generated
 
-    validated = manifest()["rule_files"]   # what the generator validated, by SHA-256
-    return RuleSet([load_file(p, validated_sha256=validated.get(_relpath(p)))
-                    for p in sorted((paths.rules_dir() / "tmad").glob("*.yaml"))])
+    return RuleSet(load_files_as_generated(sorted((paths.rules_dir() / "tmad").glob("*.yaml"))))
 
 
 @lru_cache(maxsize=1)

@@ -836,7 +836,7 @@ def _public_point(key: str, kind: str) -> bytes:
 
 @lru_cache(maxsize=None)
 def _table_10_2(root: str) -> rules.RuleFile:
-    return rules.load_file(paths.rules_dir().joinpath(*TABLE_10_2))
+    return rules.load_files_as_generated([paths.rules_dir().joinpath(*TABLE_10_2)])[0]
 
 
 def _holds(pred: Mapping, facts: Mapping) -> bool:
