@@ -110,8 +110,8 @@ def _frozen(value):
 
 def shape(facts: dict) -> tuple | None:
     """The installation without its identifiers, as a hashable value: two installations of
-    equal shape differ at most in DeviceIDs, MPANs and MPRNs.  None for facts not shaped as
-    an installation (a mapping)."""
+    equal shape differ at most in DeviceIDs, MPANs and MPRNs.  None for anything but a dict
+    (the caller then remembers nothing for it)."""
     if type(facts) is not dict:
         return None
     out: list = []

@@ -74,8 +74,9 @@ def procedure() -> Procedure:
     return Procedure.load(PROCEDURE, ruleset())
 
 
-def plan(version: str | None = None) -> list[tuple[str, str, Any]]:
-    """(step, rule id, generated check) in the order Table 5.10 applies them."""
+def plan() -> list[tuple[str, str, Any]]:
+    """(step, rule id, generated check) in the order Table 5.10 applies them (the same for every
+    version: a check takes the version as an argument)."""
     return [(step, rule.id, checks_registry.check(rule.id)) for step, rule in procedure().plan("DCC")]
 
 
@@ -105,15 +106,19 @@ def _reads_identifiers(pred: dict) -> bool:
     return any(p == "installation" or p.startswith("installation.") for p in paths)
 
 
+def _reading_no_identifier(preds_of) -> frozenset[str]:
+    """The Table 5.10 rules whose predicates `preds_of(rule)` exist and read no identifier."""
+    return frozenset(rule.id for _, rule in procedure().plan("DCC")
+                     if (preds := preds_of(rule)) and not any(_reads_identifiers(p) for p in preds))
+
+
 @lru_cache(maxsize=None)
 def identifier_blind_rules() -> frozenset[str]:
     """The Table 5.10 rules whose verdict is the same for installations of equal shape
     (extract.shape): their applicability and predicate read no identifier."""
     from ..codegen import applicability_preds
 
-    return frozenset(rule.id for _, rule in procedure().plan("DCC")
-                     if rule.predicate is not None
-                     and not any(_reads_identifiers(p) for p in [*applicability_preds(rule), rule.predicate]))
+    return _reading_no_identifier(lambda rule: rule.predicate and [*applicability_preds(rule), rule.predicate])
 
 
 @lru_cache(maxsize=None)
@@ -123,9 +128,7 @@ def identifier_blind_applicability() -> frozenset[str]:
     identifiers (5.10.9 applies where the ESME's Supplier certificates identify one Party)."""
     from ..codegen import applicability_preds
 
-    return frozenset(rule.id for _, rule in procedure().plan("DCC")
-                     if applicability_preds(rule)
-                     and not any(_reads_identifiers(p) for p in applicability_preds(rule)))
+    return _reading_no_identifier(applicability_preds)
 
 
 @dataclass
@@ -144,7 +147,7 @@ class CommonValidation:
         self.world = world if isinstance(world, CachedWorld) else CachedWorld(world)
         self.at = at
         self.version = version
-        self.plan = plan(version)
+        self.plan = plan()
         # An MCF repeats a few combinations of Device Models and certificates across thousands
         # of installations.  A row that reads no identifier passes for all installations of one
         # shape or for none, so it is checked once per shape; a failure is always checked again,
