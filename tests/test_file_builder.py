@@ -501,3 +501,22 @@ def test_cli_needs_an_existing_pki(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "tmadkit pki init" in err
     assert not (tmp_path / "nowhere").exists()              # nothing, least of all keys, created
+
+
+def test_named_descendant_xpaths_iterate_what_xpath_selects():
+    """xpath_text iterates //m:A | //m:B ... in C instead of evaluating it: the same elements in
+    the same order, the root included, other namespaces and other XPaths left to XPath."""
+    m = file_primitives.XPATH_NAMESPACES["m"]
+    doc = etree.fromstring(f'<DeviceID xmlns="{m}" xmlns:o="urn:other"><a><MPRN> 1 </MPRN><DeviceID>x</DeviceID>'
+                           f'<o:DeviceID/></a><CHFIdentifier/><b><DeviceID/></b></DeviceID>'.encode())
+    for select in ("//m:DeviceID | //m:CHFIdentifier", "//m:MPRN", " //m:CHFIdentifier|//m:DeviceID ",
+                   "//m:DeviceID | //m:DeviceID"):
+        names = file_primitives._named_descendants(select)
+        assert names is not None, select
+        assert list(doc.iter(*names)) == file_primitives._xpath(select)(doc), select
+    for other in ("(//m:DeviceID)[1]", "//m:a/m:DeviceID", "//x:DeviceID", "/m:DeviceID", "//m:DeviceID[1]"):
+        assert file_primitives._named_descendants(other) is None, other
+    facts = {"file": ReceivedFile("t.xml", etree.tostring(doc))}
+    assert file_primitives.xpath_text(facts, file="file", select="//m:MPRN", pattern="1").ok
+    failed = file_primitives.xpath_text(facts, file="file", select="//m:DeviceID | //m:CHFIdentifier", pattern="x")
+    assert not failed.ok and "line 1" in failed.detail

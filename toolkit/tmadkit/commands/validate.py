@@ -125,8 +125,7 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
 
                 result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
                                           emit_dir=args.emit_mvf, state_dir=args.state,
-                                          mvf_counter=args.mvf_counter,
-                                          results=speculation.results() if speculation else None))
+                                          mvf_counter=args.mvf_counter, speculation=speculation))
         finally:
             if speculation is not None:
                 speculation.cancel()

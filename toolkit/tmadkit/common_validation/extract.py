@@ -145,13 +145,14 @@ def group_id_of(root: etree._Element) -> str | None:
     return None
 
 
-def stream(data: bytes, *, file: str | None = None) -> Iterator[tuple[str | None, dict]]:
-    """(GroupID, installation facts) for each SMETS1Installation of an MCF's bytes, in file
-    order, without building the whole tree (tmadkit.xml.safe.stream_children).  Nothing for a
-    file that is not an MCF; XMLInputError where the bytes stop being well-formed."""
+def stream(source, *, file: str | None = None) -> Iterator[tuple[str | None, dict]]:
+    """(GroupID, installation facts) for each SMETS1Installation of an MCF's bytes (or a binary
+    reader of them), in file order, without building the whole tree
+    (tmadkit.xml.safe.stream_children).  Nothing for a file that is not an MCF; XMLInputError
+    where the bytes stop being well-formed."""
     group_id: str | None = None
     first = True
-    for el in safe.stream_children(data, MCF_ROOT, INSTALLATION, file=file):
+    for el in safe.stream_children(source, MCF_ROOT, INSTALLATION, file=file):
         if first:   # the header precedes the first installation and is freed after it
             group_id, first = group_id_of(el.getparent()), False
         yield group_id, installation(el)

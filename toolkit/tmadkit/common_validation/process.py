@@ -15,7 +15,7 @@ from pathlib import Path
 from ..authentication.received import ReceivedFile
 from . import distribution, extract
 from .counter import next_counter
-from .run import CommonValidation, InstallationResult
+from .run import CommonValidation
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -33,18 +33,20 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_dir: Path | None = None,
                 state_dir: Path | None = None, mvf_counter: int | None = None,
-                version: str | None = None, results: list[InstallationResult] | None = None) -> dict:
-    """`results`: Table 5.10 already run over this file (speculative.py); run here otherwise."""
-    root = received.tree.getroot()
+                version: str | None = None, speculation=None) -> dict:
+    """`speculation`: a SpeculativeCommonValidation already running Table 5.10 over this file;
+    run here otherwise."""
     header = received.header
     cv = CommonValidation(world, at, version=version)
+    first = None
+    if header.get("ToBeCommissionedByDCC") is False:
+        first = [extract.installation(el) for el in islice(extract.installations(received.tree.getroot()), 10)]
+    root = received.tree.getroot()
+    results = speculation.results(cv, root) if speculation is not None else None
     if results is None:
         results = list(cv.run_mcf(root))
     failed = sum(1 for r in results if r.failed_checks)
-    signifier = None
-    if header.get("ToBeCommissionedByDCC") is False:
-        first = (extract.installation(el) for el in islice(extract.installations(root), 10))
-        signifier = distribution.responsible_supplier_signifier(cv.world, first)
+    signifier = None if first is None else distribution.responsible_supplier_signifier(cv.world, first)
     out: dict = {
         "installations": [r.to_dict() for r in results],
         "installations_failed": failed,

@@ -226,10 +226,11 @@ class CommonValidation:
         return self.run(extract.group_id_of(root), (extract.installation(el) for el in extract.installations(root)),
                         stop=stop)
 
-    def run_stream(self, data: bytes, *, file: str | None = None,
+    def run_stream(self, source, *, file: str | None = None,
                    stop: threading.Event | None = None) -> Iterator[InstallationResult]:
-        """The same for an MCF's bytes, parsed as a stream (extract.stream): no tree is kept."""
-        pairs = extract.stream(data, file=file)
+        """The same for an MCF's bytes or a reader of them, parsed as a stream (extract.stream):
+        no tree is kept."""
+        pairs = extract.stream(source, file=file)
         first = next(pairs, None)
         if first is None:
             return iter(())

