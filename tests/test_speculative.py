@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import threading
 
 import pytest
@@ -14,6 +15,7 @@ from tmadkit.authentication.received import ReceivedFile
 from tmadkit.authentication.witness import example_world, witness_pki
 from tmadkit.cli import main
 from tmadkit.common_validation import CommonValidation, extract, speculative
+from tmadkit.errors import WorkerError
 from tmadkit.files.build import build
 from tmadkit.world import example_dir
 from tmadkit.xml import allocator, safe
@@ -80,7 +82,7 @@ def test_main_process_meets_the_worker_anywhere(mcf, world, expected, share, mon
 def test_a_worker_that_stops_short_leaves_no_gap(mcf, world, expected, monkeypatch):
     """The worker is told the main process has checked from installation 3 on, but the main
     process in fact checked nothing: it checks installations 3-35 itself."""
-    monkeypatch.setattr(speculative._Process, "_share", lambda self, cv, root: (36, []))
+    monkeypatch.setattr(speculative._Process, "_share", lambda self, cv, group_id, elements: (36, []))
     assert _flat(_results(mcf, world, process=True, board_main=3)) == expected
 
 
@@ -91,7 +93,7 @@ def test_worker_process_refusing_the_bytes_gives_none_and_cancel_ends_it(world):
     spec.cancel()
     busy = _speculate(ReceivedFile("big.xml", b"<MigrationCommon>" + b" " * (64 << 20)), world, process=True)
     busy.cancel()                               # killed while it reads: nothing outlives the file
-    assert busy._worker._proc.returncode is not None
+    assert busy._worker._proc.returncode == -signal.SIGKILL and not busy._worker._writer.is_alive()
 
 
 def test_the_kind_of_worker_follows_the_size(mcf, world, monkeypatch):
@@ -173,6 +175,17 @@ def test_a_stream_and_tree_that_disagree_are_an_error_not_a_result(mcf, world, m
     other = build({"type": "MCF", "MCFCounter": 4, "group_id": "AA", "installations": [inst for _, inst, _ in CASES]},
                   witness_pki(), now=AT)
     root = safe.parse_bytes(other.content).getroot()
-    monkeypatch.setattr(speculative._Process, "_share", lambda self, cv, root: (9, []))
-    with pytest.raises(RuntimeError, match="read 36 installations .* whose tree has 9"):
+    monkeypatch.setattr(speculative._Process, "_share", lambda self, cv, group_id, elements: (9, []))
+    with pytest.raises(WorkerError, match="read 36 installations .* whose tree has 9") as exc:
         _results(mcf, world, process=True, root=root)
+    assert exc.value.file == mcf.name and exc.value.exit_code == 3
+
+
+def test_a_failing_worker_process_is_a_clear_error_naming_the_file(mcf, tmp_path):
+    spec = speculative.SpeculativeCommonValidation(mcf, tmp_path / "no-such-world.sqlite", AT, process=True)
+    try:
+        with pytest.raises(WorkerError, match="the Table 5.10 worker failed") as exc:
+            spec.results(CommonValidation(example_world(), AT), mcf.tree.getroot())
+    finally:
+        spec.cancel()
+    assert exc.value.file == mcf.name and "no-such-world" in str(exc.value)

@@ -30,3 +30,10 @@ class StaleError(TmadkitError):
 
 class LintError(TmadkitError):
     exit_code = 1
+
+
+class WorkerError(TmadkitError):
+    """A worker process of tmadkit's own failed, or disagreed with the main process: a fault
+    in tmadkit or the machine, not in the input; no result is given for the file."""
+
+    exit_code = 3

@@ -38,10 +38,10 @@ def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_d
     run here otherwise."""
     header = received.header
     cv = CommonValidation(world, at, version=version)
+    root = received.tree.getroot()
     first = None
     if header.get("ToBeCommissionedByDCC") is False:
-        first = [extract.installation(el) for el in islice(extract.installations(received.tree.getroot()), 10)]
-    root = received.tree.getroot()
+        first = [extract.installation(el) for el in islice(extract.installations(root), 10)]
     results = speculation.results(cv, root) if speculation is not None else None
     if results is None:
         results = list(cv.run_mcf(root))

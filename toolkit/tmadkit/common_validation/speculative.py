@@ -45,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..authentication.received import ReceivedFile
+from ..errors import WorkerError
 from ..xml.safe import XMLInputError
 from . import extract
 from .run import Cancelled, CommonValidation, FailedCheck, InstallationResult
@@ -116,6 +117,19 @@ class _Thread:
         self._thread.join()
 
 
+class _Count:
+    """One signed 8-byte count at a fixed place in a _Board's map."""
+
+    def __init__(self, offset: int):
+        self._offset = offset
+
+    def __get__(self, board: "_Board", owner=None) -> int:
+        return struct.unpack_from("=q", board._map, self._offset)[0]
+
+    def __set__(self, board: "_Board", n: int) -> None:
+        struct.pack_into("=q", board._map, self._offset, n)
+
+
 class _Board:
     """Two counts a worker process and the main process share through a 16-byte file both map:
     how many installations the worker has checked from the first (it writes), and from which
@@ -124,30 +138,16 @@ class _Board:
     side check installations the other also checks, or stop early and leave a gap, which the
     main process fills from the worker's exact count in its reply."""
 
-    _FORMAT = "=qq"
+    SIZE = 16
+    worker = _Count(0)
+    main = _Count(8)
 
     def __init__(self, fd: int, *, create: bool = False):
         if create:
-            os.ftruncate(fd, struct.calcsize(self._FORMAT))
-        self._map = mmap.mmap(fd, struct.calcsize(self._FORMAT))
+            os.ftruncate(fd, self.SIZE)
+        self._map = mmap.mmap(fd, self.SIZE)
         if create:
             self.worker, self.main = 0, 1 << 62
-
-    @property
-    def worker(self) -> int:
-        return struct.unpack_from("=q", self._map, 0)[0]
-
-    @worker.setter
-    def worker(self, n: int) -> None:
-        struct.pack_into("=q", self._map, 0, n)
-
-    @property
-    def main(self) -> int:
-        return struct.unpack_from("=q", self._map, 8)[0]
-
-    @main.setter
-    def main(self, n: int) -> None:
-        struct.pack_into("=q", self._map, 8, n)
 
     def close(self) -> None:
         self._map.close()
@@ -160,6 +160,7 @@ class _Process:
         env = dict(os.environ)     # the child imports this tmadkit, wherever it was imported from
         package_parent = str(Path(tmadkit.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        self._file = file
         self._stderr = tempfile.TemporaryFile()    # a file, not a pipe: a chatty child never blocks
         self._board_file = tempfile.TemporaryFile()
         self._board = _Board(self._board_file.fileno(), create=True)
@@ -182,25 +183,25 @@ class _Process:
         finally:
             self._proc.stdin.close()
 
-    def _share(self, cv: CommonValidation, root) -> tuple[int, list[InstallationResult]]:
+    def _share(self, cv: CommonValidation, group_id: str | None, elements: list) -> tuple[int, list[InstallationResult]]:
         """Check installations from the last backwards until the worker's count reaches them:
         (the first installation checked here, the results from it to the last)."""
-        elements = list(extract.installations(root))
-        group_id = extract.group_id_of(root)
         start, chunks = len(elements), []
         while self._proc.poll() is None:
             done = self._board.worker
             if start <= done:
                 break
             low = max(start - _SHARE, done)
-            chunks.append(list(cv.run(group_id, (extract.installation(el) for el in elements[low:start]))))
+            chunks.append(list(cv.run(group_id, map(extract.installation, elements[low:start]))))
             start = self._board.main = low
         return start, [r for chunk in reversed(chunks) for r in chunk]
 
     def results(self, cv: CommonValidation, root) -> list[InstallationResult] | None:
         if self._done is not None:
             return self._done
-        start, mine = self._share(cv, root)
+        elements = list(extract.installations(root))
+        group_id = extract.group_id_of(root)
+        start, mine = self._share(cv, group_id, elements)
         reply = self._proc.stdout.read()
         status = self._proc.wait()
         self._writer.join()
@@ -208,19 +209,17 @@ class _Process:
             return None
         if status != 0:
             self._stderr.seek(0)
-            raise RuntimeError(f"the Table 5.10 worker failed (exit status {status}): "
-                               f"{self._stderr.read().decode('utf-8', 'replace').strip()[-2000:]}")
+            raise WorkerError(f"the Table 5.10 worker failed (exit status {status}): "
+                              f"{self._stderr.read().decode('utf-8', 'replace').strip()[-2000:]}", file=self._file)
         doc = json.loads(reply)
         if doc.get("peak_rss_mb") is not None:
             WORKER_PEAKS_MB.append(doc["peak_rss_mb"])
         theirs = _decode(doc)
-        elements = list(extract.installations(root))
         if doc["to_the_end"] and len(theirs) != len(elements):
-            raise RuntimeError(f"the Table 5.10 worker read {len(theirs)} installations in the stream of a file "
-                               f"whose tree has {len(elements)}: the same bytes parsed twice disagree")
+            raise WorkerError(f"the Table 5.10 worker read {len(theirs)} installations in the stream of a file "
+                              f"whose tree has {len(elements)}: the same bytes parsed twice disagree", file=self._file)
         if len(theirs) < start:         # the worker stopped short of what was checked here
-            gap = elements[len(theirs):start]
-            theirs += cv.run(extract.group_id_of(root), (extract.installation(el) for el in gap))
+            theirs += cv.run(group_id, map(extract.installation, elements[len(theirs):start]))
         self._done = theirs[:start] + mine
         return self._done
 

@@ -206,24 +206,39 @@ def _clause2_id(world, value: Any, kind: str) -> str | None:
 
 # --- Table 5.10: products (5.10.1-5.10.3) -----------------------------------------------
 
+def _every_model(facts: Facts, installation: str, devices: Sequence[str], problem) -> Result | list[str]:
+    """The DeviceTypes of `devices` in order, each Device's model checked by `problem(kind,
+    dev, (manufacturer, model, firmware))` (None, or what is wrong in words); or the failure
+    of the first Device that is absent or has a problem."""
+    checked = []
+    for kind, dev in _devices(facts, installation, devices):
+        if dev is None:
+            return Result(False, f"the installation has no {DEVICE_TYPE[kind]}")
+        why = problem(kind, dev, _model(dev))
+        if why is not None:
+            return Result(False, why, _device_evidence(dev))
+        checked.append(DEVICE_TYPE[kind])
+    return checked
+
+
 def cpl_listed(facts: Facts, *, installation: str, devices: Sequence[str], world: str) -> Result:
     """5.10.1: each Device's DeviceDetail equates to a CPL entry for the required DeviceType.
 
     A DeviceDetail without FirmwareVersion does not equate to any entry: a CPL entry is a
     Device Model, and a Device Model includes its firmware version (fail-closed)."""
     w = _world(facts, world)
-    checked = []
-    for kind, dev in _devices(facts, installation, devices):
-        if dev is None:
-            return Result(False, f"the installation has no {DEVICE_TYPE[kind]}")
-        m, mo, fw = _model(dev)
+
+    def problem(kind, dev, model):
         required = DEVICE_TYPE[kind]
-        entries = w.cpl_lookup(m, mo, fw) if fw is not None else []
-        if not any(e.device_type == required for e in entries):
-            found = ", ".join(sorted({e.device_type for e in entries})) or "no entry"
-            return Result(False, f"{required} {_id(dev, kind)} model {_show_model(dev)} is not on the CPL as "
-                                 f"a {required} ({found})", _device_evidence(dev))
-        checked.append(required)
+        entries = w.cpl_lookup(*model) if model[2] is not None else []
+        if any(e.device_type == required for e in entries):
+            return None
+        found = ", ".join(sorted({e.device_type for e in entries})) or "no entry"
+        return f"{required} {_id(dev, kind)} model {_show_model(dev)} is not on the CPL as a {required} ({found})"
+
+    checked = _every_model(facts, installation, devices, problem)
+    if isinstance(checked, Result):
+        return checked
     return Result(True, f"{', '.join(checked)} Device Models are on the CPL")
 
 
@@ -232,16 +247,17 @@ def group_allowed(facts: Facts, *, installation: str, devices: Sequence[str], gr
     Combination List."""
     w = _world(facts, world)
     group_id = get(facts, group)
-    checked = []
-    for kind, dev in _devices(facts, installation, devices):
-        if dev is None:
-            return Result(False, f"the installation has no {DEVICE_TYPE[kind]}")
-        m, mo, fw = _model(dev)
-        if group_id in (MISSING, None) or fw is None or not w.group_allows(str(group_id), (m, mo, fw), DEVICE_TYPE[kind]):
-            return Result(False, f"{DEVICE_TYPE[kind]} {_id(dev, kind)} model {_show_model(dev)} is not within "
-                                 f"GroupID {group_id if group_id is not MISSING else '(absent)'}",
-                          _device_evidence(dev))
-        checked.append(DEVICE_TYPE[kind])
+
+    def problem(kind, dev, model):
+        if group_id not in (MISSING, None) and model[2] is not None and \
+                w.group_allows(str(group_id), model, DEVICE_TYPE[kind]):
+            return None
+        return (f"{DEVICE_TYPE[kind]} {_id(dev, kind)} model {_show_model(dev)} is not within "
+                f"GroupID {group_id if group_id is not MISSING else '(absent)'}")
+
+    checked = _every_model(facts, installation, devices, problem)
+    if isinstance(checked, Result):
+        return checked
     return Result(True, f"{', '.join(checked)} Device Models are allowable in GroupID {group_id}")
 
 

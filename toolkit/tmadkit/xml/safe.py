@@ -153,14 +153,27 @@ def _parser(keep_comments: bool) -> etree.XMLParser:
     return etree.XMLParser(**_options(keep_comments))
 
 
-def _end_position(chunks) -> tuple[int, int]:
-    """(line, column) just past the last byte, as libxml2 counts them."""
-    newlines, last_line_len = 0, 0
-    for chunk in chunks:
+class _Position:
+    """(line, column) just past the last byte of the chunks added, as libxml2 counts them."""
+
+    def __init__(self):
+        self.newlines, self.last_line_len = 0, 0
+
+    def add(self, chunk: bytes) -> bytes:
         n = chunk.count(b"\n")
-        newlines += n
-        last_line_len = len(chunk) - chunk.rfind(b"\n") - 1 if n else last_line_len + len(chunk)
-    return newlines + 1, last_line_len + 1
+        self.newlines += n
+        self.last_line_len = len(chunk) - chunk.rfind(b"\n") - 1 if n else self.last_line_len + len(chunk)
+        return chunk
+
+    def end(self) -> tuple[int, int]:
+        return self.newlines + 1, self.last_line_len + 1
+
+
+def _end_position(chunks) -> tuple[int, int]:
+    position = _Position()
+    for chunk in chunks:
+        position.add(chunk)
+    return position.end()
 
 
 def _read_chunks(fh):
@@ -246,25 +259,20 @@ def parse_bytes(data: bytes, *, file: str | None = None,
 
 
 class _Replayed:
-    """A reader that gives back what was read ahead (the prolog) before the rest, and counts
-    lines as it goes: the end position for errors without keeping a streamed file's bytes."""
+    """A reader that gives back what was read ahead (up to the root's start tag) before the
+    rest, and keeps the position: the end position for errors without keeping a streamed
+    file's bytes."""
 
     def __init__(self, head: bytes, reader):
         self._head, self._reader = head, reader
-        self.newlines, self.last_line_len = 0, 0
+        self.position = _Position()
 
     def read(self, size: int = -1) -> bytes:
         if self._head:
             out, self._head = (self._head, b"") if size < 0 else (self._head[:size], self._head[size:])
         else:
             out = self._reader.read(size)
-        n = out.count(b"\n")
-        self.newlines += n
-        self.last_line_len = len(out) - out.rfind(b"\n") - 1 if n else self.last_line_len + len(out)
-        return out
-
-    def end(self) -> tuple[int, int]:
-        return self.newlines + 1, self.last_line_len + 1
+        return self.position.add(out)
 
 
 def _read_prolog(reader, file: str | None) -> bytes:
@@ -320,7 +328,7 @@ def stream_children(source, root_tag: str, child_tag: str, *,
             while el.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
-        raise _syntax_error(exc, file, stream.end()) from None
+        raise _syntax_error(exc, file, stream.position.end()) from None
 
 
 def parse_file(path: str | Path, *, keep_comments: bool = False) -> etree._ElementTree:
