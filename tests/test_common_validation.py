@@ -169,6 +169,16 @@ def test_mvf_element_by_element(built, processed):
         assert checks_registry.check(rid)(facts).status == "pass", rid
 
 
+def test_the_mcf_is_let_go_before_the_mvf_is_built(processed):
+    """process_mcf is the last reader of the MCF: its tree (2 GB for 400 MB) is not kept while the
+    MVF is built, and asking for it afterwards is an error, never a parse of other bytes."""
+    received, result, _ = processed
+    assert received.header["MCFCounter"] == 41 and received.file_type == "MCF"
+    assert received.content == b""
+    with pytest.raises(RuntimeError, match="released"):
+        received.tree
+
+
 @pytest.mark.parametrize("authenticator", ["Requesting Party", "S1SP", "DCO"])
 def test_recipients_authenticate_the_mvf(processed, authenticator):
     """Clause 5.11: the Requesting Party, the S1SP and the DCO authenticate the MVF (Table 5.9)."""

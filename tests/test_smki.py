@@ -339,6 +339,17 @@ def test_pki_manifest_round_trips(made):
     assert "role_code_assumed: true" in manifest and "negative: expired" in manifest
 
 
+@pytest.mark.parametrize("damage, message, line", [
+    ("tmadkit_pki: 1\nnow: [unclosed\n", "not valid YAML", 3),
+    ("tmadkit_pki: 1\ntmadkit_pki: 1\n", "duplicate key 'tmadkit_pki'", 2),
+])
+def test_a_malformed_pki_manifest_is_an_error_naming_file_and_line(tmp_path, damage, message, line):
+    (tmp_path / pki.MANIFEST).write_text(damage)
+    with pytest.raises(InputError, match=message) as exc:
+        pki.load(tmp_path)
+    assert exc.value.file == str(tmp_path / pki.MANIFEST) and exc.value.line == line
+
+
 def test_pki_refuses_to_overwrite_and_reports_unwritable_paths(made, tmp_path):
     with pytest.raises(InputError, match="already here"):
         pki.init(made.dir, now=NOW)

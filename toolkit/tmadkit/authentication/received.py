@@ -16,6 +16,7 @@ _SIGNATURE_NS = "http://www.w3.org/2000/09/xmldsig#"
 class ReceivedFile:
     name: str
     content: bytes = field(repr=False)
+    _released: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def read(cls, path: str | Path) -> "ReceivedFile":
@@ -25,7 +26,20 @@ class ReceivedFile:
     @cached_property
     def tree(self) -> etree._ElementTree:
         """The parsed document; raises tmadkit.xml.safe.XMLInputError for hostile or broken XML."""
+        if self._released:
+            raise RuntimeError(f"{self.name}: the received file was released; its tree is gone")
         return safe.parse_bytes(self.content, file=self.name)
+
+    def release(self) -> None:
+        """Let go of the bytes and the tree when the last step that reads them is done: a 400 MB
+        MCF's tree is 2 GB, and the MVF is built after it.  What was read from them (header,
+        root element, file type) stays; asking for the tree again is an error, never a parse
+        of bytes that are no longer the ones received."""
+        self.header, self.root_element, self.file_type   # noqa: B018 - kept: read before letting go
+        self.__dict__.pop("tree", None)
+        self.__dict__.pop("signature_profile", None)
+        self.content = b""
+        self._released = True
 
     @cached_property
     def parse_error(self) -> Exception | None:
@@ -44,11 +58,11 @@ class ReceivedFile:
 
         return signature.check_profile(self.tree, file=self.name)
 
-    @property
+    @cached_property
     def root_element(self) -> str | None:
         return None if self.parse_error else etree.QName(self.tree.getroot()).localname
 
-    @property
+    @cached_property
     def file_type(self) -> str | None:
         """The file type named by the root element (Table 10.2 'XML structure within file')."""
         return None if self.parse_error else schema.file_type_of(self.tree)

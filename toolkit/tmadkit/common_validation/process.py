@@ -45,6 +45,8 @@ def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_d
     results = speculation.results(cv, root) if speculation is not None else None
     if results is None:
         results = list(cv.run_mcf(root))
+    del root
+    received.release()      # the MCF is read: its tree is not kept while the MVF is built
     failed = sum(1 for r in results if r.failed_checks)
     signifier = None if first is None else distribution.responsible_supplier_signifier(cv.world, first)
     out: dict = {

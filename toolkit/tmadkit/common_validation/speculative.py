@@ -100,6 +100,8 @@ class _Thread:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the caller of results()
             self._error = exc
+        finally:
+            self._args = None    # the received bytes: not kept alive by a finished worker
 
     def results(self, cv: CommonValidation, root) -> list[InstallationResult] | None:
         # No help from the main thread: it would only take the GIL from the worker.

@@ -20,6 +20,7 @@ from typing import Mapping
 import yaml
 
 from ..errors import InputError
+from ..yamlload import StrictLoader
 
 ENV_VAR = "TMADKIT_ROLE_CODES"
 DEFAULT_FILE = Path(__file__).with_name("role_codes.yaml")
@@ -81,7 +82,7 @@ class RoleTable:
 
 def _read(path: Path) -> dict[str, tuple[int, bool]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506 - a SafeLoader
     except OSError as exc:
         raise InputError(f"cannot read role codes: {exc.strerror}", file=str(path)) from None
     except yaml.YAMLError as exc:

@@ -36,11 +36,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import jsonschema
 import yaml
-from jsonschema.exceptions import best_match
 
 from ..errors import InputError
 from ..smki.certificates import parse as parse_certificate
@@ -48,6 +46,9 @@ from ..smki.registry import Registry
 from ..yamlload import StrictLoader
 from . import store
 from .store import FieldError, World
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".csv": "csv"}
@@ -78,6 +79,8 @@ _UNSEEN = object()
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    import jsonschema   # here, not at the top: `validate` opens a loaded world and never needs it
+
     doc = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(doc)
     return doc
@@ -123,6 +126,8 @@ class RecordValidator:
     """Validates records of one table against their schema (see the module docstring)."""
 
     def __init__(self, defname: str):
+        import jsonschema
+
         self.schema = _inline(schema()["$defs"][defname], schema())
         s = self.schema
         self.split = (s.get("type") == "object" and "patternProperties" not in s
@@ -145,6 +150,8 @@ class RecordValidator:
         self.memo: dict[str, dict] = {k: {} for k in self.props}
 
     def validate(self, rec: Any) -> None:
+        from jsonschema.exceptions import best_match   # imported once; later calls find it cached
+
         if not self.split:
             err = best_match(self.whole.iter_errors(rec))
             if err is not None:
