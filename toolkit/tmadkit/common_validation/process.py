@@ -35,7 +35,8 @@ def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_d
                 state_dir: Path | None = None, mvf_counter: int | None = None,
                 version: str | None = None, speculation=None) -> dict:
     """`speculation`: a SpeculativeCommonValidation already running Table 5.10 over this file;
-    run here otherwise."""
+    run here otherwise.  The last reader of the MCF: `received` is released once its
+    installations are checked (its header stays)."""
     header = received.header
     cv = CommonValidation(world, at, version=version)
     root = received.tree.getroot()
