@@ -112,6 +112,10 @@ def test_role_codes_are_configurable_by_env(tmp_path, monkeypatch):
         roles.load_role_table(f)
     with pytest.raises(InputError, match="cannot read"):
         roles.load_role_table(tmp_path / "missing.yaml")
+    f.write_text("roles:\n  supplier: {code: 2}\n  supplier: {code: 3}\n")
+    with pytest.raises(InputError, match="duplicate key 'supplier'") as exc:
+        roles.load_role_table(f)
+    assert exc.value.file == str(f) and exc.value.line == 3
 
 
 def test_certificate_roles_follow_the_configured_table(made, tmp_path, monkeypatch):

@@ -4,9 +4,12 @@ typing would accept a date without a time or a time without an offset, which the
 arithmetic of the checks cannot use unambiguously)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .errors import InputError
 
 
 class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -31,3 +34,16 @@ StrictLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def read(path: Path, what: str) -> Any:
+    """A YAML file read with StrictLoader; a file that cannot be read or is not YAML is an
+    InputError naming `what`, the file and the line."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506 - a SafeLoader
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"{what} is not valid YAML: {getattr(exc, 'problem', None) or exc}", file=str(path),
+                         line=mark.line + 1 if mark else None) from None

@@ -38,8 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from .. import yamlload
 from ..errors import InputError
 
 KINDS = ("content", "layout", "inserted-line")
@@ -71,14 +70,7 @@ def load(path: Path | None) -> ResolutionSet:
     if path is None:
         return ResolutionSet(path=None)
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise InputError(f"cannot read resolutions: {exc.strerror}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
-                         line=mark.line + 1 if mark else None) from None
+    data = yamlload.read(path, "resolutions") or {}
     if not isinstance(data, dict):
         raise InputError("expected a mapping with 'resolutions' and 'disputed'", file=str(path))
     out = ResolutionSet(path=path)

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
+from .. import yamlload
 from ..errors import InputError
-from ..yamlload import StrictLoader
 from . import roles
 from .certificates import (DIGITAL_SIGNATURE, KEY_AGREEMENT, ORGANISATION_POLICY_OID,
                            CertificateId, normalise_eui)
@@ -346,16 +346,8 @@ def load(dir: str | os.PathLike) -> Pki:
     """Read back a PKI made by init() from its pki.yaml."""
     base = Path(dir).absolute()
     path = base / MANIFEST
-    try:
-        # The toolkit's loader: libyaml (pure-Python PyYAML takes 0.1 s over 40 certificates on
-        # every `validate`), duplicate keys refused, times kept as the text fromisoformat reads.
-        m = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506 - a SafeLoader
-    except OSError as exc:
-        raise InputError(f"cannot read test PKI manifest: {exc.strerror}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"test PKI manifest is not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                         file=str(path), line=mark.line + 1 if mark else None) from None
+    # libyaml: pure-Python PyYAML took 0.1 s over 40 certificates on every `validate`
+    m = yamlload.read(path, "test PKI manifest")
     if not isinstance(m, dict) or m.get("tmadkit_pki") != MANIFEST_VERSION:
         raise InputError(f"not a tmadkit test PKI manifest (version {MANIFEST_VERSION})", file=str(path))
     when = datetime.fromisoformat

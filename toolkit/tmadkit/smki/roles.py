@@ -17,10 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import yaml
-
+from .. import yamlload
 from ..errors import InputError
-from ..yamlload import StrictLoader
 
 ENV_VAR = "TMADKIT_ROLE_CODES"
 DEFAULT_FILE = Path(__file__).with_name("role_codes.yaml")
@@ -81,14 +79,7 @@ class RoleTable:
 
 
 def _read(path: Path) -> dict[str, tuple[int, bool]]:
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506 - a SafeLoader
-    except OSError as exc:
-        raise InputError(f"cannot read role codes: {exc.strerror}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {exc}", file=str(path),
-                         line=mark.line + 1 if mark else None) from None
+    data = yamlload.read(path, "role codes")
     roles = data.get("roles") if isinstance(data, dict) else None
     if not isinstance(roles, dict):
         raise InputError("expected a mapping 'roles: {name: {code: N, published: bool}}'", file=str(path))
