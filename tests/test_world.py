@@ -629,3 +629,18 @@ def test_generated_20000_mpxn_world_loads(tmp_path, parallel):
         assert w.gas_transporter("0000000001", bench.T0) is not None
         assert w.registry.confirm_validity(w.certificate_id("cert-0"), bench.T0).valid
         assert check_world(w) == []
+
+
+@pytest.mark.parametrize("text", ["00-db-12-00-00-00-00-a0", "00-DB-12-00-00-00-00-A0", "00db1200000000a0",
+                                  " 00-db-12-00-00-00-00-a0 ", "00-DB-12", "not an EUI"])
+def test_the_duis_form_shortcut_normalises_device_ids_as_the_certificate_parser_does(text):
+    """store._eui upper-cases the DUIS form every MCF DeviceID has without parsing it: the same
+    result as normalise_eui, which it falls back to for every other form."""
+    from tmadkit.smki.certificates import normalise_eui
+    from tmadkit.world import store
+
+    try:
+        expected = normalise_eui(text)
+    except ValueError:
+        expected = None          # not an EUI-64: it identifies nothing in the world
+    assert store._eui(text) == expected

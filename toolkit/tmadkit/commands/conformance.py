@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import bundle, conformance

@@ -27,9 +27,8 @@ Decisions (each is what the Table 5.10 scenarios rely on):
 """
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
