@@ -58,3 +58,36 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     proc.stdout.close()
     assert proc.wait(timeout=120) == cli.BROKEN_PIPE
     assert head.startswith(b"{") and proc.stderr.read() == b""
+
+
+def test_a_path_that_cannot_be_written_is_one_line_naming_it(tmp_path, capsys):
+    from tmadkit.cli import main
+
+    assert main(["diff", "TMAD", "5.0", "5.1", "--md", str(tmp_path)]) == 2     # a directory, not a file
+    err = capsys.readouterr().err
+    assert err.startswith(f"tmadkit diff: {tmp_path}") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_report_refuses_results_that_are_not_a_runs(tmp_path, capsys):
+    import json
+
+    from tmadkit.cli import main
+
+    out = tmp_path / "report"
+    cases = {"{}": "'scenarios' is a required property",
+             '{"scenarios": 3}': "3 is not of type 'array'",
+             '{"scenarios": [{"test": "t", "status": "exploded", "rule": "TMAD-T5.5-MCF-accept"}]}': "'exploded' is not one of",
+             '{"scenarios": [{"test": "t", "status": "passed", "rule": "NO-SUCH-RULE"}]}': "a result for rule NO-SUCH-RULE"}
+    for i, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"r{i}.json"
+        path.write_text(text)
+        assert main(["report", "--results", str(path), "--out", str(out)]) == 2, text
+        err = capsys.readouterr().err
+        assert message in err and str(path) in err, err
+    (tmp_path / "latin1.json").write_bytes(b'{"scenarios": ["\xe9"]}')
+    assert main(["report", "--results", str(tmp_path / "latin1.json"), "--out", str(out)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert not out.exists()                      # nothing written for any of them
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"scenarios": [{"test": "t", "status": "passed", "rule": "TMAD-T5.5-MCF-accept"}]}))
+    assert main(["report", "--results", str(good), "--out", str(out)]) == 0

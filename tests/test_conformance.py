@@ -84,3 +84,76 @@ def test_report_without_a_run_lists_every_clause_as_not_run(tmp_path, capsys):
     history = {c["id"]: c["history"] for c in model["clauses"]}
     assert {"version": "5.0", "status": "renumbered", "id": "TMAD:4.23"} in history["TMAD:4.24"]
     assert {"version": "6.1F", "status": "unknown", "id": None} in history["TMAD:4.24"]
+
+
+def test_a_suspect_rule_that_passes_is_not_reported_as_passed(project_copy: Path, tmp_path: Path, capsys):
+    import yaml
+    from lxml import etree
+
+    clause, rule = "TMAD:T5.5/Migration Common File", "TMAD-T5.5-MCF-accept"
+    path = project_copy / "spec" / "catalogue" / "TMAD" / "5.1.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = next(e for e in data["entries"] if e["id"] == clause)
+    entry["text"] += "!"                  # new text, new fingerprint; the rule was reviewed against the old
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    out = tmp_path / "run"
+    # the clause's two rules (TMAD-T5.5-MCF-sign cites it too)
+    assert main(["conformance", "--out", str(out), "-m",
+                 "rule_TMAD_T5_5_MCF_accept or rule_TMAD_T5_5_MCF_sign"]) == 1
+    printed = capsys.readouterr().out
+    assert "SUSPECT" in printed and f"{rule}: {clause} changed" in printed
+
+    model = json.loads((out / "report.json").read_text())
+    r = model["rules"][rule]
+    assert {run["status"] for run in r["runs"]} == {"passed"}          # the scenarios did pass ...
+    assert r["result"] == "suspect"                                    # ... but the rule is not passed
+    assert r["stale_citations"] == [{"clause": clause, "why": "changed"}]
+    row = next(c for c in model["clauses"] if c["id"] == clause)
+    assert row["result"] == "suspect" and row["suspect"]
+    assert "passed" not in model["summary"]["clause_results"]
+
+    cases = etree.parse(str(out / "junit.xml")).findall(".//testcase")
+    assert cases and all(c.find("failure") is not None and "suspect" in c.find("failure").get("message")
+                         for c in cases)
+    assert all(any(p.get("name") == "suspect" for p in c.iter("property")) for c in cases)
+    from tmadkit.exports import oscal_assessment_results, objective_id
+
+    findings = oscal_assessment_results(model)["assessment-results"]["results"][0]["findings"]
+    f = next(f for f in findings if f["target"]["target-id"] == objective_id(clause))
+    assert f["target"]["status"]["state"] == "not-satisfied" and "suspect" in f["target"]["status"]["remarks"]
+
+
+def test_a_path_scenario_is_filed_under_its_first_rule_tag_and_shown_on_every_rule(tmp_path: Path):
+    import re
+
+    out = tmp_path / "paths"
+    assert main(["conformance", "--out", str(out), "-m", "smi_path", "--json"]) == 0
+    feature = (Path(__file__).resolve().parents[1] / "features" / "ac" / "smi.feature").read_text().splitlines()
+    first_tag = {}
+    for i, line in enumerate(feature):
+        m = re.match(r"\s*Scenario: (.+)$", line)
+        if m and "@smi-path" in feature[i - 1]:
+            key = re.sub("[^a-z0-9]", "", m.group(1).lower())
+            first_tag[key] = [t[len("@rule-"):] for t in feature[i - 1].split() if t.startswith("@rule-")]
+    results = json.loads((out / "results.json").read_text())["scenarios"]
+    model = json.loads((out / "report.json").read_text())
+    assert len(results) == len(first_tag) >= 10
+    for s in results:
+        tags = first_tag[re.sub("[^a-z0-9]", "", s["scenario"].removeprefix("test_"))]
+        assert s["rule"] == tags[0] and s.get("rules", [s["rule"]]) == tags
+        for rid in tags:
+            assert s["test"] in {r["test"] for r in model["rules"][rid]["runs"]}
+    assert model["summary"]["scenarios"]["total"] == len(results)     # each path counted once
+
+
+def test_a_selection_that_matches_nothing_leaves_the_report_folder_as_it_was(tmp_path: Path, capsys):
+    out = tmp_path / "report"
+    assert main(["conformance", "--out", str(out), "-m", "TMAD_T8_7_2", "--json"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["conformance", "--out", str(out), "-m", "TMAD_T5_9_typo"]) == 2
+    err = capsys.readouterr().err
+    assert "no scenario matches the selection" in err and "TMAD_T5_9_typo" in err and "Traceback" not in err
+    assert main(["conformance", "--out", str(out), "--tmad", "9.9"]) == 2
+    assert "--tmad 9.9: no such TMAD version (catalogued: " in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -67,6 +67,33 @@ def test_verify_bundle_passes_untouched_and_names_any_altered_file(bundles, tmp_
         assert any(p.startswith(target + ":") for p in problems), (target, problems)
 
 
+def test_verify_bundle_refuses_a_second_entry_under_one_name(bundles, tmp_path, capsys):
+    import warnings
+
+    with zipfile.ZipFile(bundles / "b1.zip") as z:
+        contents = {n: z.read(n) for n in z.namelist()}
+    tampered = tmp_path / "twice.zip"
+    with zipfile.ZipFile(tampered, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # zipfile warns of the duplicate name
+        z.writestr("report/report.md", b"# every clause FAILED\n")   # an altered copy, first ...
+        for n, data in contents.items():
+            z.writestr(n, data)                             # ... then the sealed one
+    assert main(["verify-bundle", str(tampered), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["problems"] == ["report/report.md: 2 entries under this one name"]
+
+
+def test_verify_bundle_reports_a_malformed_manifest(bundles, tmp_path, capsys):
+    with zipfile.ZipFile(bundles / "b1.zip") as z:
+        contents = {n: z.read(n) for n in z.namelist()}
+    bad = tmp_path / "bad-manifest.zip"
+    with zipfile.ZipFile(bad, "w") as z:
+        for n, data in contents.items():
+            z.writestr(n, json.dumps({"files": [{"sha256": "0" * 64}]}) if n == "manifest.json" else data)
+    assert main(["verify-bundle", str(bad)]) == 1
+    out = capsys.readouterr()
+    assert "'files' is not a list of {path, sha256}" in out.out and "Traceback" not in out.err
+
+
 def test_oscal_export_loads_into_the_nist_models(bundles):
     trestle = pytest.importorskip("trestle.oscal.assessment_results", reason="compliance-trestle not installed")
     doc = json.loads((bundles / "r1" / "oscal-assessment-results.json").read_text())

@@ -19,11 +19,13 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sloppy_authenticat
 DECLARATION = EXAMPLE.with_suffix(".json")
 
 # Mistake 2 (5.9.4 before 5.9.2): the 5.9.2 witnesses whose broken signature also leaves the
-# certificate unresolved are reported at 5.9.4.  The others (a changed digest or signature
-# value, a second signature...) are still caught at 5.9.1 or 5.9.2, so they pass.
+# certificate unresolved are reported at 5.9.4, and `other-key` (KeyInfo names another
+# certificate the Authenticator holds, an S1SP's) at 5.9.3, whose role check now comes before the
+# signature's.  The others (a changed digest or signature value, a second signature...) are
+# still caught at 5.9.1 or 5.9.2, so they pass.
 WRONG_ORDER = {("TMAD-T5.9-5.9.2", w) for w in
-               ("der-signature-value", "ds-object", "extra-transform", "keyinfo-certificate", "reference-uri",
-                "unknown-serial")}
+               ("der-signature-value", "ds-object", "extra-transform", "keyinfo-certificate", "other-key",
+                "reference-uri", "unknown-serial")}
 # Mistake 1 (no anti-replay): every failing witness of the Table 5.7 Authenticator rules.
 NO_ANTI_REPLAY = {(r.id, w.id) for r in load_all() if fnmatchcase(r.id, "TMAD-T5.7-*-authenticator")
                   for w in r.witnesses if w.expect == "fail"}

@@ -103,3 +103,27 @@ def test_features_parse_with_the_official_gherkin_parser():
             assert any(t.startswith(("@TMAD-", "@AC-")) for t in tags), pickle["name"]
     manifest = _build().manifest["rules"]
     assert pickles == sum(m.get("examples", m.get("witnesses", 0)) for m in manifest.values())
+
+
+def test_generate_refuses_rules_lint_refuses_and_writes_nothing(project_copy: Path, capsys):
+    def tree() -> dict[str, bytes]:
+        return {str(p.relative_to(project_copy)): p.read_bytes()
+                for d in ("generated", "features") for p in sorted((project_copy / d).rglob("*")) if p.is_file()}
+
+    before = tree()
+    src = project_copy / "rules" / "tmad" / "table-8.7.2.yaml"
+    (project_copy / "rules" / "tmad" / "copy.yaml").write_text(src.read_text())   # every id twice
+    assert main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert "generated/ and features/ were left as they were" in err and "duplicate-id" in err
+    assert tree() == before
+
+
+def test_a_recursive_yaml_alias_is_an_error_naming_the_file(project_copy: Path, capsys):
+    path = project_copy / "rules" / "tmad" / "table-8.7.2.yaml"
+    path.write_text("x-loop: &loop [*loop]\n" + path.read_text())
+    assert main(["generate"]) == 2
+    err = capsys.readouterr().err
+    assert "rules/tmad/table-8.7.2.yaml: a YAML alias is used inside its own anchor" in err
+    assert main(["lint"]) == 1
+    assert "a YAML alias is used inside its own anchor" in capsys.readouterr().out

@@ -44,12 +44,30 @@ def test_changing_one_character_makes_exactly_the_citing_rules_suspect(project_c
 
 def test_review_clears_suspect_after_the_quote_still_matches(project_copy: Path, capsys):
     clause = "TMAD:5.6"   # quoted by several Table 5.7 rules through one YAML anchor
+    citing = sorted(r.id for r in load_all() if clause in r.clause_ids)
+    assert len(citing) > 1
     _edit_catalogue_text(project_copy, clause, at_end=True)   # outside the quoted words
     assert main(["lint"]) == 1
     capsys.readouterr()
-    assert main(["review", "--rule", "TMAD-T5.7-MCF-creator"]) == 0
+    # one rule alone would clear the others unread: refused, naming them
+    assert main(["review", "--rule", "TMAD-T5.7-MCF-creator"]) == 2
+    err = capsys.readouterr().err
+    assert "shared (a YAML anchor)" in err and all(r in err for r in citing)
+    assert main(["lint"]) == 1
+    assert main(["review", *[a for r in citing for a in ("--rule", r)]]) == 0
     assert "TMAD:5.6" in capsys.readouterr().out
     assert main(["lint"]) == 0
+
+
+def test_reviewing_one_rule_leaves_another_citing_the_same_clause_suspect(project_copy: Path, capsys):
+    clause = "TMAD:T10.2/Migration Common File"   # cited by two rules, each with its own citation
+    assert sorted(r.id for r in load_all() if clause in r.clause_ids) == ["TMAD-T10.2-MCF", "TMAD-T10.2-MCF-supplier"]
+    _edit_catalogue_text(project_copy, clause, at_end=True)
+    assert main(["review", "--rule", "TMAD-T10.2-MCF"]) == 0
+    assert "1 citation(s) updated" in capsys.readouterr().out
+    assert main(["lint", "--json"]) == 1
+    suspect = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["code"] == "suspect"]
+    assert [(f["rule"], f["clause"]) for f in suspect] == [("TMAD-T10.2-MCF-supplier", clause)]
 
 
 def test_unknown_clause_fails_lint_and_names_the_rule(project_copy: Path, capsys):
@@ -79,3 +97,19 @@ def test_review_refuses_when_the_quoted_words_changed(project_copy: Path, capsys
     assert main(["review", "--rule", "TMAD-T5.7-MCF-creator"]) == 2
     assert "rules/tmad/table-5.7.yaml:24 [TMAD:5.6]: cannot review: the quote is not verbatim" in capsys.readouterr().err
     assert main(["lint"]) == 1
+
+
+def test_a_version_without_values_or_witness_verdicts_fails_lint(project_copy: Path, capsys):
+    import re
+
+    path = project_copy / "rules" / "tmad" / "clause-5.16.yaml"
+    text, n = re.subn(r'"5\.1": [a-z0-9_]+, ', "", path.read_text(encoding="utf-8"))   # TMAD 5.1 forgotten
+    assert n > 5
+    path.write_text(text, encoding="utf-8")
+    assert main(["lint", "--json"]) == 1
+    gaps = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["code"] == "version-gap"]
+    messages = " | ".join(f["message"] for f in gaps)
+    assert ("TMAD-5.16-served-within-timer applies to TMAD 5.1 but states no timer_hours for it "
+            "(it states 5.0, 6.1F)") in messages
+    assert "TMAD-5.16-served-within-timer-FOC applies to TMAD 5.1 but no witness states a verdict for it" in messages
+    assert all(f["file"] == "rules/tmad/clause-5.16.yaml" and f["line"] for f in gaps)

@@ -363,6 +363,14 @@ def test_pki_refuses_to_overwrite_and_reports_unwritable_paths(made, tmp_path):
         pki.init(blocker / "pki", now=NOW)
 
 
+def test_a_failed_pki_init_leaves_nothing_it_made(tmp_path):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="cannot create directory"):
+        pki.init(tmp_path / "new" / "pki", now=NOW, key_dir=blocker / "keys")   # keys cannot go there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain-file"]      # no new/, no pki/ca, no pki/certs
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_pki_into_read_only_directory(tmp_path):
     ro = tmp_path / "ro"

@@ -146,3 +146,36 @@ def test_bad_invocations_exit_2(tmp_path, capsys):
     assert "missing.xml: no such file" in capsys.readouterr().err
     assert main(["validate", str(tmp_path), "--as", "DCC", "--at", "2026-03-01T12:00:00"]) == 2
     assert "no UTC offset" in capsys.readouterr().err
+
+
+def test_a_bad_argument_anywhere_stops_the_run_before_any_file_is_consumed(pki, tmp_path, capsys):
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    good = _write(tmp_path, f.name, f.content)
+    state = tmp_path / "state"
+    options = ["--as", "DCC", "--pki", str(pki.dir), "--state", str(state)]
+    base = ["validate", str(good), *options, "--at", AT]
+    a_file = _write(tmp_path, "not-a-dir", b"")
+    world = str(Path(__file__).resolve().parents[1] / "spec" / "world" / "example")
+    for argv, message in (
+            (["validate", str(good), *options, "--at", ""], "--at '' is not an ISO 8601 date-time"),
+            (["validate", str(good), str(tmp_path / "missing.xml"), *options, "--at", AT], "missing.xml: no such file"),
+            (["validate", str(good), str(tmp_path), *options, "--at", AT], "is a directory, not a migration file"),
+            (base + ["--world", world, "--emit-mvf", str(a_file)], "--emit-mvf: not a directory")):
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err
+        assert not (state / "counters.sqlite").exists(), argv      # the good MCF's counter is not stored
+    with pytest.raises(SystemExit):
+        main(base + ["--mvf-counter", "-1"])
+    assert "outside 0 .. 2^64-1" in capsys.readouterr().err
+    assert main(base) == 0                                          # and the file is still fresh
+
+
+def test_a_state_that_is_not_a_database_is_one_line(pki, tmp_path, capsys):
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    good = _write(tmp_path, f.name, f.content)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "counters.sqlite").write_bytes(b"this is not sqlite" * 100)
+    assert main(["validate", str(good), "--as", "DCC", "--pki", str(pki.dir), "--state", str(state), "--at", AT]) == 2
+    err = capsys.readouterr().err
+    assert "is not usable" in err and "Traceback" not in err

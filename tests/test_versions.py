@@ -156,3 +156,39 @@ def test_appendix_ac_older_numbering_is_a_version_of_ac():
     changed = {c.new_id: c for c in diff.changes if c.kind == "changed"}
     assert ["replace", "Certified", "Central"] in changed["AC:2.4"].words
     assert not [c for c in diff.changes if c.kind in ("added", "removed")]   # partial: unknown, never removed
+
+
+def test_rules_citing_a_removed_clause_are_suspect_in_the_diff_and_the_report():
+    import dataclasses
+
+    from tmadkit import traceability
+    from tmadkit.diff import assess
+
+    old = catalogue.load("TMAD", "5.1")
+    gone = {e.id for e in old.entries if e.id == "TMAD:5.16" or e.id.startswith("TMAD:5.16(")}
+    new = dataclasses.replace(old, version="5.2", entries=[e for e in old.entries if e.id not in gone])
+    citing = sorted(r.id for r in load_all() if "TMAD:5.16" in r.clause_ids)
+    assert citing
+    diff = assess(compare(old, new), load_all(), registry.manifest(), current_version="5.2")
+    assert "TMAD:5.16" in {c.old_id for c in diff.changes if c.kind == "removed"}
+    assert citing == sorted(s["rule"] for s in diff.suspect if "TMAD:5.16" in s["clauses"])
+    assert not any(s["reviewed"] for s in diff.suspect)
+
+    # a changed clause: suspect until the rule cites the new text's fingerprint
+    changed = dataclasses.replace(old, version="5.2", entries=[
+        dataclasses.replace(e, text=e.text + "!")
+        if e.id == "TMAD:T5.5/Migration Common File" else e for e in old.entries])
+    rules = load_all()
+    diff = assess(compare(old, changed), rules, registry.manifest(), current_version="5.2")
+    hit = {s["rule"]: s for s in diff.suspect}
+    assert set(hit) == {"TMAD-T5.5-MCF-accept", "TMAD-T5.5-MCF-sign"} and not hit["TMAD-T5.5-MCF-accept"]["reviewed"]
+    rule = rules.by_id()["TMAD-T5.5-MCF-accept"]
+    rule.clauses = [dataclasses.replace(c, fingerprint=changed.get(c.id).fingerprint) for c in rule.clauses]
+    diff = assess(compare(old, changed), rules, registry.manifest(), current_version="5.2")
+    assert {s["rule"]: s["reviewed"] for s in diff.suspect} == {"TMAD-T5.5-MCF-accept": True,
+                                                                "TMAD-T5.5-MCF-sign": False}
+
+    model = traceability.build({**sources.current_catalogues(), "TMAD": new}, load_all(), registry.manifest())
+    for rid in citing:
+        assert {"clause": "TMAD:5.16", "why": "removed"} in model["rules"][rid]["stale_citations"]
+        assert "TMAD:5.16" in model["rules"][rid]["suspect"]

@@ -157,6 +157,8 @@ GOOD_MPAN = ('- {mpan: "1900000000011", role: import_supplier, party: supplier, 
     # JSON: unknown field, nested field path
     ("parties__json", '[{"party_id": "p", "name": "P", "party_type": "supplier", "colour": "red"}]',
      ["parties.json", "record 1", "field colour", "unknown field"]),
+    ("parties__json", '[{"party_id": "p", "name": "P", "party_type": "supplier", "party_id": "q"}]',
+     ["parties.json", "key 'party_id' given twice"]),
     ("eligible_product_combinations__json", json.dumps([{
         "epc_id": "e", "group_id": "AA", "smso": "S", "meters": "either",
         "devices": {"CHF": CHF._asdict(), "ESME": dict(ESME21._asdict(), firmware_version="123456789")}}]),

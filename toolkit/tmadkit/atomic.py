@@ -1,6 +1,7 @@
 """Write a file whole or not at all: a reader sees the old content or the new, never half."""
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 
 def write_text(path: Path | str, text: str) -> None:
     out = Path(path)
+    if out.is_dir():     # said of the path the caller named, not of the temporary file
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     # Not mkstemp: its files are private (0600), and these are shared repository files, so

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, atomic, paths
+from . import __version__, paths
 from .errors import InputError
 
 MANIFEST = "manifest.json"
@@ -103,7 +103,13 @@ def verify(bundle: Path) -> Verification:
     except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"not a readable zip: {exc}", file=str(bundle)) from None
     with z:
-        names = set(z.namelist())
+        every = z.namelist()
+        names = set(every)
+        # Two entries under one name: which one an unzip tool shows is its own choice, so the
+        # copy the digests were checked on need not be the copy a reader sees.
+        twice = sorted(n for n in names if every.count(n) > 1)
+        if twice:
+            return Verification(False, 0, [f"{n}: {every.count(n)} entries under this one name" for n in twice])
         if MANIFEST not in names:
             return Verification(False, 0, [f"{MANIFEST}: missing"])
         raw = z.read(MANIFEST)
@@ -112,11 +118,18 @@ def verify(bundle: Path) -> Verification:
         except json.JSONDecodeError as exc:
             return Verification(False, 0, [f"{MANIFEST}: not JSON ({exc.msg} at line {exc.lineno})"])
         problems = []
+        if not isinstance(manifest, dict):
+            return Verification(False, 0, [f"{MANIFEST}: not a JSON object"])
         sealed = manifest.pop("manifest_sha256", None)
         canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
         if sealed != hashlib.sha256(canonical).hexdigest():
             problems.append(f"{MANIFEST}: altered (its own digest does not match its content)")
-        listed = {f["path"]: f for f in manifest.get("files", [])}
+        entries = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(entries, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
+                for f in entries):
+            return Verification(False, 0, problems + [f"{MANIFEST}: 'files' is not a list of {{path, sha256}}"])
+        listed = {f["path"]: f for f in entries}
         for path, f in sorted(listed.items()):
             if path not in names:
                 problems.append(f"{path}: missing from the bundle")
@@ -129,10 +142,10 @@ def verify(bundle: Path) -> Verification:
     return Verification(not problems, len(listed), problems)
 
 
-def write_exports(report_dir: Path, model: dict) -> None:
-    """The CSV matrix and OSCAL assessment-results beside the report."""
+def exports(model: dict) -> dict[str, str]:
+    """The CSV matrix and OSCAL assessment-results that go beside the report: {file name: text}."""
     from .exports import csv_matrix, oscal_assessment_results
 
-    atomic.write_text(report_dir / "traceability.csv", csv_matrix(model))
-    atomic.write_text(report_dir / "oscal-assessment-results.json",
-                      json.dumps(oscal_assessment_results(model), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return {"traceability.csv": csv_matrix(model),
+            "oscal-assessment-results.json": json.dumps(oscal_assessment_results(model), indent=2, sort_keys=True,
+                                                        ensure_ascii=False) + "\n"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 
 from . import __doc__ as PACKAGE_DOC, __version__
@@ -64,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         # output still buffered goes nowhere rather than into a traceback at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
+    except OSError as exc:
+        # A path the user named cannot be read or written (missing, a directory, no permission,
+        # already there): one line naming it, as for any other bad input.
+        where = exc.filename2 if exc.filename2 is not None else exc.filename   # a rename: where it was going
+        print(f"tmadkit {args.command}: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"tmadkit {args.command}: a database it was given is not usable (corrupt, or not a tmadkit "
+              f"database): {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from . import __version__, bundle, registry, report_html, sources, traceability
+from . import __version__, atomic, bundle, registry, report_html, sources, traceability
 from .errors import TmadkitError
+from .exports import completed_run_files
 from .rules import load_all
 
 # The pytest-bdd module that binds every feature; passed to pytest by path, never imported here.
@@ -57,14 +58,13 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         pytest_args: list[str] | None = None, iut_options: dict | None = None) -> dict:
     """`iut_options`: cmd, inbox, outbox, timeout, declaration, version (see tmadkit.iut)."""
     adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tmadkit-run-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")  # isolate from the caller's pytest config
         results_path = Path(tmp) / "results.json"
         args = [str(FEATURES_MODULE), "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
                 "-p", "no:terminal", f"--tmadkit-iut={iut}", f"--tmadkit-results={results_path}",
-                f"--junitxml={out / 'junit.xml'}", f"--cucumberjson={out / 'cucumber.json'}",
+                f"--junitxml={Path(tmp) / 'junit.xml'}", f"--cucumberjson={Path(tmp) / 'cucumber.json'}",
                 "-o", "junit_family=xunit2", *adapter_args, *(pytest_args or [])]
         progress = Progress(TextColumn("[bold]conformance[/]"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[tally]}"), transient=True, disable=not show_progress)
@@ -74,17 +74,26 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         if plugin.collect_errors:
             raise TmadkitError("features could not be collected:\n  " + "\n  ".join(plugin.collect_errors))
         if code == pytest.ExitCode.USAGE_ERROR:
-            raise TmadkitError("the implementation under test could not be opened (see the message above)")
+            from .bdd import plugin as bdd_plugin
+
+            raise TmadkitError(f"the implementation under test could not be opened: "
+                               f"{bdd_plugin.open_error or 'see the message above'}; nothing was written to {out}")
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            raise TmadkitError(f"no scenario matches the selection ({' '.join(pytest_args or [])}): nothing was run, "
+                               f"and {out} was left as it was")
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not results_path.is_file():
             raise TmadkitError(f"the conformance run did not complete (pytest exit code {int(code)})")
         results = json.loads(results_path.read_text(encoding="utf-8"))
+        run_files = {name: (Path(tmp) / name).read_text(encoding="utf-8") for name in ("junit.xml", "cucumber.json")}
     results["run"] = {"implementation": results.get("implementation") or iut, "adapter": results.get("adapter"),
                       "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
                       "tmadkit": __version__, "python": platform.python_version()}
     # No wall-clock time in results or reports: reruns over the same inputs give the same bytes;
     # the run's time is printed and recorded once, in the evidence bundle's manifest.
-    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return write_report(out, results)
+    run_files["junit.xml"], run_files["cucumber.json"] = completed_run_files(run_files["junit.xml"],
+                                                                             run_files["cucumber.json"], results)
+    run_files["results.json"] = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    return write_report(out, results, run_files)
 
 
 def version_history() -> dict[str, list[dict]]:
@@ -98,13 +107,16 @@ def version_history() -> dict[str, list[dict]]:
     return out
 
 
-def write_report(out: Path, results: dict | None) -> dict:
+def write_report(out: Path, results: dict | None, run_files: dict[str, str] | None = None) -> dict:
+    """Every file of the report is rendered before any is written, and each is written whole:
+    a failure leaves the folder as it was, never one run's JUnit beside another run's report."""
     model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results,
                                history=version_history())
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                                     encoding="utf-8")
-    (out / "report.md").write_text(traceability.to_markdown(model, with_text=True), encoding="utf-8")
-    report_html.write(model, out / "report.html")
-    bundle.write_exports(out, model)
+    files = {**(run_files or {}),
+             "report.json": json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+             "report.md": traceability.to_markdown(model, with_text=True),
+             "report.html": report_html.render(model),
+             **bundle.exports(model)}
+    for name, text in files.items():
+        atomic.write_text(out / name, text)
     return model

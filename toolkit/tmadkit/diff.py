@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import yaml
 
 from . import paths
-from .catalogue import COUNTED_KINDS, Catalogue
+from .catalogue import COUNTED_KINDS, Catalogue, fingerprint
 from .rules import RuleSet
 
 ADDED, REMOVED, CHANGED, RENUMBERED, RELABELLED = "added", "removed", "changed", "renumbered", "relabelled"
@@ -180,13 +180,24 @@ def assess(diff: Diff, ruleset: RuleSet, manifest: dict, current_version: str) -
     side = "new_id" if current_version == diff.new else "old_id"
     touched = {getattr(c, side): c for c in diff.changes
                if getattr(c, side) and (c.text_changed or c.kind in (ADDED, REMOVED))}
+    # A clause gone from the current version has no id on its side; the rules still citing
+    # it do so by the id it had.
+    gone, other = (REMOVED, "old_id") if side == "new_id" else (ADDED, "new_id")
+    for c in diff.changes:
+        if c.kind == gone and getattr(c, other) not in touched:
+            touched[getattr(c, other)] = c
     suspect, modules, features, rows = [], set(), set(), set()
     for rule in ruleset:
         hits = [cid for cid in rule.clause_ids if cid in touched]
         if not hits:
             continue
+        # Reviewed since: every hit cites the current side's text by its fingerprint (a removed
+        # clause can only be dealt with by rewriting the rule).
+        now = {c.id: c.fingerprint for c in rule.clauses}
+        text = (lambda c: c.new_text) if side == "new_id" else (lambda c: c.old_text)
+        reviewed = all(text(touched[h]) is not None and now.get(h) == fingerprint(text(touched[h])) for h in hits)
         suspect.append({"rule": rule.id, "file": rule.file, "line": rule.line,
-                        "clauses": hits, "changes": sorted({touched[h].kind for h in hits})})
+                        "clauses": hits, "changes": sorted({touched[h].kind for h in hits}), "reviewed": reviewed})
         m = manifest["rules"].get(rule.id, {})
         if "module" in m:
             modules.add(f"{m['module']}::{m['function']}")
@@ -230,7 +241,8 @@ def to_markdown(diff: Diff) -> str:
                 lines.append(f"  - words: {'; '.join(edits)[:400]}")
     if diff.suspect:
         lines += ["", "## Rules made suspect", ""]
-        lines += [f"- {s['rule']} ({s['file']}:{s['line']}): {', '.join(s['clauses'])}" for s in diff.suspect]
+        lines += [f"- {s['rule']} ({s['file']}:{s['line']}): {', '.join(s['clauses'])}"
+                  + (" (reviewed since)" if s.get("reviewed") else "") for s in diff.suspect]
     imp = diff.impact
     if imp:
         lines += ["", "## Impact of regenerating (dry run)", "",
@@ -260,7 +272,8 @@ def to_html(diff: Diff) -> str:
         ids = h.escape(" → ".join(i for i in (c.old_id, c.new_id) if i) if c.old_id != c.new_id else c.new_id)
         rows.append(f"<tr class='{label}'><td>{h.escape(label)}</td><td>{ids}</td><td>{marks}{body}"
                     f"{'<p><em>' + h.escape(c.note) + '</em></p>' if c.note else ''}</td></tr>")
-    suspect = "".join(f"<li>{h.escape(s['rule'])}: {h.escape(', '.join(s['clauses']))}</li>" for s in diff.suspect)
+    suspect = "".join(f"<li>{h.escape(s['rule'])}: {h.escape(', '.join(s['clauses']))}"
+                      f"{' (reviewed since)' if s.get('reviewed') else ''}</li>" for s in diff.suspect)
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{h.escape(diff.document)} {h.escape(diff.old)} → {h.escape(diff.new)}</title>
 <style>body{{font:14px/1.45 system-ui,sans-serif;margin:24px}}table{{border-collapse:collapse;width:100%}}

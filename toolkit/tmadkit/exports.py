@@ -3,7 +3,9 @@
 - a CSV traceability matrix (one row per catalogued clause, gaps included);
 - OSCAL assessment-results (NIST OSCAL 1.1): one finding per clause, targeting the clause as an
   objective, satisfied only when the clause is checked and every scenario run for it passed;
-  one observation per scenario.  Absence of evidence is never "satisfied".
+  one observation per scenario.  Absence of evidence is never "satisfied";
+- the JUnit and Cucumber JSON pytest writes, completed for test-management tools: each JUnit
+  testcase's classname is its feature file and it names its witness; Cucumber tags carry their "@".
 
 Everything is deterministic: UUIDs are name-based (uuid5) from the run's content, and no
 wall-clock time is written (the bundle manifest records the run time once).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
 from typing import Any
@@ -52,6 +55,9 @@ def _finding_state(clause: dict) -> tuple[str, str]:
     result = clause["result"] or "not run"
     if result == "passed":
         return "satisfied", "every scenario run for its rules passed"
+    if result == "suspect":
+        return "not-satisfied", ("last result: suspect: a rule checking it cites clause text that changed since the "
+                                 "rule was reviewed, so its scenarios prove nothing about the current text")
     return "not-satisfied", f"last result: {result}"
 
 
@@ -88,7 +94,8 @@ def oscal_assessment_results(model: dict) -> dict[str, Any]:
             "title": c["id"],
             "description": c["text"][:2000] or c["id"],
             "props": [{"name": "clause-fingerprint", "ns": "https://tmadkit.invalid/ns", "value": c["fingerprint"]},
-                      {"name": "clause-status", "ns": "https://tmadkit.invalid/ns", "value": c["status"].replace(" ", "-")}],
+                      {"name": "clause-status", "ns": "https://tmadkit.invalid/ns", "value": c["status"].replace(" ", "-")},
+                      *([{"name": "suspect", "ns": "https://tmadkit.invalid/ns", "value": "true"}] if c["suspect"] else [])],
             "target": {"type": "objective-id", "target-id": objective_id(c["id"]),
                        "status": {"state": state, "reason": "pass" if state == "satisfied" else "fail",
                                   "remarks": reason}},
@@ -118,3 +125,36 @@ def oscal_assessment_results(model: dict) -> dict[str, Any]:
             "findings": findings,
         }],
     }}
+
+
+def completed_run_files(junit: str, cucumber: str, results: dict) -> tuple[str, str]:
+    """(junit.xml, cucumber.json) as pytest wrote them, completed.  pytest runs the features from
+    one module outside any package, so its testcases have an empty classname; the feature file
+    each scenario comes from (Cucumber JSON's uri) is what a reader groups them by."""
+    from lxml import etree
+
+    features = json.loads(cucumber)
+    feature_of: dict[str, str] = {}
+    for feature in features:
+        for tag in feature.get("tags", []):
+            tag["name"] = tag["name"] if tag["name"].startswith("@") else "@" + tag["name"]
+        for element in feature.get("elements", []):
+            feature_of[element.get("id", "")] = feature.get("uri", "")
+            for tag in element.get("tags", []):
+                tag["name"] = tag["name"] if tag["name"].startswith("@") else "@" + tag["name"]
+    witness_of = {r["test"].rpartition("::")[2]: r.get("witness") for r in results.get("scenarios", [])}
+    root = etree.fromstring(junit.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    for case in root.iter("testcase"):
+        name = case.get("name", "")
+        uri = feature_of.get(name.partition("[")[0])
+        if uri:
+            case.set("classname", "features." + uri.removesuffix(".feature").replace("/", "."))
+        witness = witness_of.get(name)
+        if witness:
+            props = case.find("properties")
+            if props is None:
+                props = etree.SubElement(case, "properties")
+                case.insert(0, props)
+            etree.SubElement(props, "property", name="witness", value=str(witness))
+    return (etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8"),
+            json.dumps(features, indent=4) + "\n")

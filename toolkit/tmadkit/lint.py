@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from . import catalogue as cat
+from .citations import citing_catalogue
 from .errors import InputError
 from .rules import Rule, RuleFile, load_file, rule_files
 from .runtime.primitives import PRIMITIVES
@@ -63,29 +64,6 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
     return loaded, findings
 
 
-class _CitingCatalogue:
-    """A document's catalogue that also resolves ids of other documents by their prefix.
-
-    A rule file has one document, but the SMI lifecycle cites the TMAD's changes to AC
-    (TMAD:3.2, TMAD:3.3) beside AC's own clauses; an id names its document ("TMAD:3.2")."""
-
-    def __init__(self, catalogues: dict[str, cat.Catalogue], home: cat.Catalogue):
-        self._catalogues, self._home = catalogues, home
-        self.document, self.version = home.document, home.version
-
-    def get(self, clause_id: str) -> cat.Entry | None:
-        other = self._catalogues.get(clause_id.split(":", 1)[0])
-        return (other or self._home).get(clause_id)
-
-    def __contains__(self, clause_id: str) -> bool:
-        return self.get(clause_id) is not None
-
-
-def citing_catalogue(catalogues: dict[str, cat.Catalogue], document: str) -> _CitingCatalogue | None:
-    home = catalogues.get(document)
-    return None if home is None else _CitingCatalogue(catalogues, home)
-
-
 def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]:
     out: list[Finding] = []
     f = lambda code, msg, clause=None: out.append(Finding(code, rule.file, rule.line, msg, rule.id, clause))  # noqa: E731
@@ -110,12 +88,34 @@ def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]
             f("no-failing-witness", f"{rule.id} has no failing witness: nothing proves its check can fail")
         if "pass" not in expects:
             f("no-passing-witness", f"{rule.id} has no passing witness")
+        out.extend(_version_gaps(rule))
         ids = [w.id for w in rule.witnesses]
         for dup in sorted({i for i in ids if ids.count(i) > 1}):
             f("duplicate-witness", f"{rule.id} has two witnesses named {dup}")
         for name in _primitive_names(rule.predicate or {}):
             if name not in PRIMITIVES:
                 f("unknown-primitive", f"{rule.id} uses unknown primitive {name}")
+    return out
+
+
+def _version_gaps(rule: Rule) -> list[Finding]:
+    """A version the rule applies to (sources.rule_versions) must have its values and at least one
+    witness verdict: otherwise its check errs for that version and its Examples table is empty."""
+    from .sources import rule_versions
+
+    out = []
+    for v in rule_versions(rule):
+        missing = sorted(name for name, by_version in rule.values.items() if v not in by_version)
+        if missing:
+            stated = sorted({s for by_version in rule.values.values() for s in by_version})
+            out.append(Finding("version-gap", rule.file, rule.line,
+                               f"{rule.id} applies to {rule.document} {v} but states no {', '.join(missing)} for it "
+                               f"(it states {', '.join(stated)}): state them, or bound the rule with "
+                               f"applies_to.versions", rule.id))
+        if rule.witnesses and all(w.expect_for(v) is None for w in rule.witnesses):
+            out.append(Finding("version-gap", rule.file, rule.line,
+                               f"{rule.id} applies to {rule.document} {v} but no witness states a verdict for it",
+                               rule.id))
     return out
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from pathlib import Path
 
 import jinja2
 
@@ -61,7 +60,3 @@ def _smi_diagrams() -> list[str]:
     """The SMI state diagrams `tmadkit generate` drew (generated/**/*.svg), inlined: edges link to clauses."""
     base = paths.generated_dir()
     return [p.read_text(encoding="utf-8") for p in sorted(base.rglob("*.svg"))] if base.is_dir() else []
-
-
-def write(model: dict, path: Path) -> None:
-    path.write_text(render(model), encoding="utf-8")

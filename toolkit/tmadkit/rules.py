@@ -204,13 +204,15 @@ def load_file(path: Path, *, validated_sha256: str | None = None) -> RuleFile:
         raise InputError(f"not UTF-8 ({exc.reason} at byte {exc.start})", file=rel) from None
     try:
         node, data = _compose_and_load(text)
+        lines = _line_index(node) if node is not None else {}
+    except RecursionError:
+        raise InputError("a YAML alias is used inside its own anchor (a recursive structure)", file=rel) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise InputError(f"malformed YAML: {exc.problem or exc}", file=rel, line=line) from None
     if node is None or data is None:
         raise InputError("empty rule file", file=rel)
-    lines = _line_index(node)
     digest = hashlib.sha256(raw).hexdigest()
     trusted = validated_sha256 is not None and digest == validated_sha256
     errors = [] if trusted else sorted(

@@ -9,12 +9,16 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .catalogue import COUNTED_KINDS, Catalogue
+from .citations import citing_catalogue, stale
 from .rules import Rule, RuleSet
 
 # Clause statuses, from the catalogue's and the rules' point of view.
 CHECKED, NOT_TESTABLE, NOT_ENCODED = "checked", "not testable", "not yet encoded"
 # Outcomes of a run, per scenario and rolled up per rule and clause.
 PASSED, FAILED, NOT_APPLICABLE, ERROR, NOT_RUN = "passed", "failed", "not applicable", "error", "not run"
+# A rule that ran without failing but cites clause text changed (or removed) since it was
+# reviewed: never counted as passed (citations.py).
+SUSPECT = "suspect"
 
 
 def _rule_outcome(scenarios: list[dict]) -> str:
@@ -48,12 +52,23 @@ def vacuity(rule_testable: bool, runs: list[dict], ran: bool) -> list[str]:
 def _clause_outcome(outcomes: list[str]) -> str:
     if not outcomes:
         return NOT_RUN
-    for s in (ERROR, FAILED, NOT_RUN):
+    for s in (ERROR, FAILED, NOT_RUN, SUSPECT):
         if s in outcomes:
             return s
     if set(outcomes) == {NOT_APPLICABLE}:
         return NOT_APPLICABLE
     return PASSED
+
+
+def _row_statuses(cat: Catalogue, table, by_clause: dict) -> Counter:
+    """How the rows of a table stand: {CHECKED: n, NOT_TESTABLE: n, NOT_ENCODED: n}."""
+    out: Counter = Counter()
+    prefix = table.id + "/"
+    for e in cat.entries:
+        if e.kind == "table-row" and e.id.startswith(prefix):
+            cited = by_clause.get((cat.document, e.id), [])
+            out[CHECKED if any(r.testable for r in cited) else NOT_TESTABLE if cited else NOT_ENCODED] += 1
+    return out
 
 
 def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
@@ -65,16 +80,18 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
             by_clause[(cid.split(":", 1)[0], cid)].append(rule)  # an id names its document (TMAD:3.3 in an AC file)
     run_by_rule: dict[str, list[dict]] = defaultdict(list)
     for s in (results or {}).get("scenarios", []):
-        run_by_rule[s["rule"]].append(s)
+        for rid in s.get("rules") or [s["rule"]]:   # a path scenario counts for each rule it exercises
+            run_by_rule[rid].append(s)
 
     rules_out: dict[str, dict] = {}
     for rule in ruleset:
         m = manifest["rules"].get(rule.id, {})
-        cat = catalogues.get(rule.document)
-        suspect = [c.id for c in rule.clauses
-                   if (cc := catalogues.get(c.id.split(":", 1)[0], cat)) is not None and cc.get(c.id) is not None
-                   and cc.get(c.id).fingerprint != c.fingerprint]
+        stale_citations = stale(rule.clauses, citing_catalogue(catalogues, rule.document))
+        suspect = [cid for cid, _ in stale_citations]
         scen = run_by_rule.get(rule.id, [])
+        result = _rule_outcome(scen) if rule.testable and results is not None else None
+        if suspect and result in (PASSED, NOT_APPLICABLE):
+            result = SUSPECT       # a check written against other words proves nothing about these
         rules_out[rule.id] = {
             "id": rule.id, "title": rule.title, "document": rule.document, "actor": rule.actor,
             "testable": rule.testable, "reason": rule.reason, "file": rule.file, "line": rule.line,
@@ -85,7 +102,8 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
             "examples": m.get("examples", m.get("witnesses", 0)),
             "outcome": rule.outcome,
             "disputed": rule.disputed, "suspect": suspect, "smi": m.get("smi"),
-            "result": _rule_outcome(scen) if rule.testable and results is not None else None,
+            "stale_citations": [{"clause": cid, "why": why} for cid, why in stale_citations],
+            "result": result,
             "runs": scen,
             "vacuity": vacuity(rule.testable, scen, results is not None),
         }
@@ -107,6 +125,9 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
                 status = NOT_TESTABLE
             else:
                 status = NOT_ENCODED
+            rows = _row_statuses(cat, e, by_clause) if e.kind == "table" and not cited else None
+            if rows:      # a table no rule cites as a whole stands as its rows do
+                status = CHECKED if rows[CHECKED] else NOT_TESTABLE if rows[NOT_TESTABLE] else NOT_ENCODED
             outcomes = [rules_out[r.id]["result"] for r in testable]
             clauses.append({
                 "id": e.id, "document": cat.document, "version": cat.version, "kind": e.kind,
@@ -119,6 +140,7 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
                 "actors": sorted({r.actor for r in cited}),
                 "group_ids": sorted({g for r in cited for g in r.applies_to.get("group_ids", [])}),
                 "result": _clause_outcome(outcomes) if testable and results is not None else None,
+                **({"rows": dict(sorted(rows.items()))} if rows else {}),
                 **({"history": history.get(e.id, [])} if history is not None else {}),
             })
 
@@ -147,7 +169,7 @@ def summarise(clauses: list[dict], rules: dict[str, dict], results: dict | None)
         per_doc[c["document"]][c["status"]] += 1
         per_doc[c["document"]]["total"] += 1
     testable_rules = [r for r in rules.values() if r["testable"]]
-    scenarios = [s for r in testable_rules for s in r["runs"]]
+    scenarios = list({s["test"]: s for r in testable_rules for s in r["runs"]}.values())   # a path scenario once
     out: dict[str, Any] = {
         "clauses": len(counted),
         "checked": sum(1 for c in counted if c["status"] == CHECKED),
@@ -194,7 +216,7 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
         lines.append(f"Generated by {model['generator']}.")
     if model.get("run"):
         run = model["run"]
-        lines.append(f"Run against **{run.get('implementation')}** (the run's time is recorded in the evidence bundle's manifest).")
+        lines.append(f"Run against **{run.get('implementation')}** (the run's time is not in this report, so that a rerun gives the same bytes; `--bundle` records it in the evidence bundle's manifest).")
     lines += ["", "## Summary", "",
               f"- Clauses, definitions and table rows: {s['clauses']}",
               f"- Checked by at least one rule: {s['checked']} of {s['clauses']}",
@@ -241,14 +263,20 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
             lines.append("")
     vacuous = [r for r in model["rules"].values() if r.get("vacuity")]
     if vacuous:
-        lines += ["", "## Rules this run did not exercise", ""]
+        lines += ["", "## Rules this run did not exercise fully", "",
+                  "*never run*: no scenario of the rule ran; *only not applicable*: every one was not applicable; "
+                  "*never failed*: no scenario saw the rule's check return fail, so this run alone does not show "
+                  "the check can fail (the test suite proves it on the rule's failing witnesses; an SMI rule's "
+                  "scenarios drive the implementation's behaviour, which a conformant one never makes fail).", ""]
         lines += [f"- `{r['id']}`: {', '.join(r['vacuity'])}" for r in vacuous]
-    lines += ["", "## Rules", "", "| Rule | Actor | Clauses | Check | Scenario | Result |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Rules", "", "| Rule | Rule file | Actor | Clauses | Check | Scenario | Result |",
+              "|---|---|---|---|---|---|---|"]
     for r in model["rules"].values():
         flags = (" (suspect)" if r["suspect"] else "") + (" (disputed)" if r["disputed"] else "")
         flags += "".join(f" ({v})" for v in r.get("vacuity", []))
         check = f"`{r['check']}`" if r["check"] else f"not testable: {r['reason']}"
-        lines.append(f"| {r['id']}{flags} | {r['actor']} | {', '.join(c['id'] for c in r['clauses'])} | {_md(check)} | "
+        lines.append(f"| {r['id']}{flags} | {r['file']}:{r['line']} | {r['actor']} | "
+                     f"{', '.join(c['id'] for c in r['clauses'])} | {_md(check)} | "
                      f"{_md(r['scenario'] or '—')} | {r['result'] or '—'} |")
     for doc in model["documents"]:
         lines += ["", f"## {doc['document']} {doc['version']} ({doc['source']})", "",
@@ -257,7 +285,8 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
         for c in model["clauses"]:
             if c["document"] != doc["document"]:
                 continue
-            status = c["status"] + (", suspect" if c["suspect"] else "") + (", disputed" if c["disputed"] else "")
+            status = c["status"] + (" through its rows" if c.get("rows") else "")
+            status += (", suspect" if c["suspect"] else "") + (", disputed" if c["disputed"] else "")
             if c["reason"]:
                 status += f" ({c['reason']})"
             row = f"| {_md(c['id'])} | {c['kind']} | {_md(status)} | {', '.join(c['rules']) or '—'} | {c['result'] or '—'} |"

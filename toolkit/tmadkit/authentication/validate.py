@@ -75,9 +75,9 @@ def load_context(authenticator: str, *, pki_dir: Path | None, state_dir: Path, a
 
 def merge_pki(registry, pki) -> None:
     """Add a test PKI's trusted CA and certificates to a registry that may already hold some."""
-    registry.add_trusted_ca(pki.issuing_ca.read_bytes())
+    registry.add_trusted_ca(pki.issuing_ca_certificate())
     new = [e for e in pki.entries if registry.lookup(e.cert_id) is None]
-    registry.add_many([(e.certificate.read_bytes(), e.revoked_at) for e in new])
+    registry.add_many([(e.parsed_certificate(), e.revoked_at) for e in new])
 
 
 __all__ = ["validate_file", "load_context", "merge_pki", "name_ok", "load_all"]

@@ -90,9 +90,13 @@ def tamper_with_pki(built, op: str, tamper) -> bytes:
         from ..xml import safe
 
         tree = safe.parse_bytes(built.content)
+        # The signature's own KeyInfo, the root's last child: the body's Certificate IDs use
+        # the same ds: element names and must stay as signed.
         ns = {"ds": "http://www.w3.org/2000/09/xmldsig#"}
-        tree.find(".//ds:X509IssuerName", ns).text = other.cert_id.issuer_string
-        tree.find(".//ds:X509SerialNumber", ns).text = str(other.cert_id.serial)
+        (issuer_serial,) = tree.getroot().xpath("ds:Signature/ds:KeyInfo/ds:X509Data/ds:X509IssuerSerial",
+                                                namespaces=ns)
+        issuer_serial.find("ds:X509IssuerName", ns).text = other.cert_id.issuer_string
+        issuer_serial.find("ds:X509SerialNumber", ns).text = str(other.cert_id.serial)
         from lxml import etree
 
         return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")

@@ -11,6 +11,8 @@
   `-m "TMAD_T5_10 and actor_DCC"` selects by clause and actor, `tmad_version_5_1` by
   TMAD version; rules restricted to GroupIDs also get `group_XX` markers;
 - every scenario carries its rule and clause ids as JUnit properties;
+- a scenario that passed under a *suspect* rule (clause text changed since review,
+  citations.py) is a failure in JUnit and Cucumber JSON, with a `suspect` property;
 - `--tmadkit-results PATH` writes each scenario's outcome, expected and actual verdict
   as JSON, which `tmadkit report` turns back into per-clause results.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from ..errors import TmadkitError
 from ..iut import applicability
 
 # pytest-bdd registers step definitions as fixtures in the module that declares them, so
@@ -31,6 +34,7 @@ pytest_plugins = ["tmadkit.bdd.steps", "tmadkit.bdd.smi_steps"]
 _config: pytest.Config | None = None
 _records: list[dict] = []
 _adapter = None
+open_error: str | None = None     # why the implementation under test could not be opened
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,8 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _config = config
     _records.clear()
     # a fresh session opens its own adapter (tmadkit conformance may run several in one process)
-    global _adapter
-    _adapter = None
+    global _adapter, open_error
+    _adapter = open_error = None
 
 
 def marker_name(tag: str) -> str:
@@ -83,8 +87,11 @@ def tmadkit_iut(pytestconfig: pytest.Config):
         _adapter = open_adapter(iut=opt("tmadkit_iut"), cmd=opt("tmadkit_iut_cmd"), inbox=opt("tmadkit_inbox"),
                             outbox=opt("tmadkit_outbox"), timeout=opt("tmadkit_timeout"),
                             declaration=opt("tmadkit_declaration"))
-    except (ValueError, ImportError) as exc:
-        raise pytest.UsageError(f"tmadkit: {exc}") from None
+    except (ValueError, ImportError, TmadkitError) as exc:
+        # Not an error per scenario: without the implementation no scenario means anything.
+        global open_error
+        open_error = str(exc)
+        pytest.exit(f"tmadkit: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     return _adapter
 
 
@@ -95,6 +102,52 @@ def tmadkit_scenario_record(request: pytest.FixtureRequest) -> dict:
     return record
 
 
+def _stale_citations(rules: dict) -> dict[str, list[tuple[str, str]]]:
+    """{rule id: stale citations} of the generated checks (their manifest fingerprints against
+    the current catalogues): a check generated from a suspect rule."""
+    from .. import sources
+    from ..citations import citing_catalogue, stale
+
+    catalogues = sources.current_catalogues()
+    out = {}
+    for rid, m in rules.items():
+        clauses = m.get("clauses") or []
+        if clauses and (found := stale(clauses, citing_catalogue(catalogues, clauses[0]["id"].split(":", 1)[0]))):
+            out[rid] = found
+    return out
+
+
+def _rules_in_tag_order(item: pytest.Item, rids: list[str]) -> list[str]:
+    """The scenario's rules in the order its @rule- tags are written (the tag lines just above
+    its Scenario line); alphabetical where the file cannot be read."""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    rids = sorted(set(rids))
+    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
+    if template is None or len(rids) < 2:
+        return rids
+    lines = _feature_lines(template.feature.filename)
+    tags: list[str] = []
+    i = template.line_number - 2            # 0-based index of the line above "Scenario:"
+    while 0 <= i < len(lines) and lines[i].lstrip().startswith("@"):
+        tags = lines[i].split() + tags
+        i -= 1
+    order = {t[len("@rule-"):]: n for n, t in enumerate(tags) if t.startswith("@rule-")}
+    return sorted(rids, key=lambda r: (order.get(r, len(order)), r))
+
+
+_FEATURE_LINES: dict[str, list[str]] = {}
+
+
+def _feature_lines(path: str) -> list[str]:
+    if path not in _FEATURE_LINES:
+        try:
+            _FEATURE_LINES[path] = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            _FEATURE_LINES[path] = []
+    return _FEATURE_LINES[path]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     from .. import registry
 
@@ -103,17 +156,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     except Exception:  # no generated artefacts: nothing to annotate
         return
     by_marker = {marker_name("rule-" + rid): rid for rid in rules}
+    stale = _stale_citations(rules)
     for item in items:
-        # a path scenario exercises several rules: the first is the one its record is filed
-        # under; the clauses of all of them are its properties, as they are its Gherkin tags
-        rids = list(dict.fromkeys(by_marker[m.name] for m in item.iter_markers() if m.name in by_marker))
+        # a path scenario exercises several rules: its record is filed under the first (in the
+        # feature file's tag order, never the order pytest-bdd's tag set happens to give) and
+        # shown on every one; the clauses of all of them are its properties, as they are its tags
+        rids = _rules_in_tag_order(item, [by_marker[m.name] for m in item.iter_markers() if m.name in by_marker])
         if not rids:
             continue
         rid = item._tmadkit_rule_id = rids[0]
+        item._tmadkit_rule_ids = rids
         item.user_properties.append(("rule", rid))
         for c in dict.fromkeys(c["id"] for r in rids for c in rules[r]["clauses"]):
             item.user_properties.append(("clause", c))
         item.user_properties.append(("actor", rules[rid]["actor"]))
+        item._tmadkit_stale = [(r, cid, why) for r in rids for cid, why in stale.get(r, [])]
+        for r, cid, why in item._tmadkit_stale:
+            item.user_properties.append(("suspect", f"{r}: {cid} {why} since review"))
         for name in applicability.markers(rid):
             if _config is not None:
                 _config.addinivalue_line("markers", f"{name}: GroupID the rule applies to")
@@ -169,12 +228,35 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     else:
         status = "error"
     record.setdefault("rule", getattr(item, "_tmadkit_rule_id", None))
+    if len(getattr(item, "_tmadkit_rule_ids", ())) > 1:
+        record["rules"] = item._tmadkit_rule_ids     # a path scenario: shown on each of its rules
+    stale = getattr(item, "_tmadkit_stale", None)
+    if stale:
+        record["suspect"] = [f"{r}: {cid} {why}" for r, cid, why in stale]
+        if status == "passed":
+            _fail_as_suspect(item, report, stale)
     _records.append({
         "test": item.nodeid, "status": status, "scenario": item.name,
         "message": (None if report.passed else record.get("not_applicable") if status == "not applicable"
                     else str(call.excinfo.value) if call.excinfo else report.longreprtext),
         **record,
     })
+
+
+def _fail_as_suspect(item: pytest.Item, report: pytest.TestReport, stale: list[tuple[str, str, str]]) -> None:
+    """A scenario that passed under a suspect rule is a failure in JUnit and Cucumber JSON, whose
+    readers see only pass or fail; results.json keeps that it passed, and says it is suspect."""
+    from pytest_bdd import reporting
+
+    rules = sorted({r for r, _, _ in stale})
+    report.outcome = "failed"
+    report.longrepr = ("suspect: the scenario passed, but its rule cites clause text that changed since the rule "
+                       "was reviewed (" + "; ".join(f"{r}: {cid} {why}" for r, cid, why in stale) + "), so it proves "
+                       "nothing about the current text; read the change, then `tmadkit review --rule "
+                       + " --rule ".join(rules) + "`")
+    bdd_report = reporting.scenario_reports_registry.get(item)
+    if bdd_report is not None:
+        bdd_report.fail()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

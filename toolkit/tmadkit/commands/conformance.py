@@ -55,7 +55,18 @@ def summary_lines(model: dict, out: Path) -> list[str]:
             lines.append(f"      {run.get('witness')}: {(run.get('message') or '').splitlines()[0][:160] if run.get('message') else ''}")
     if len(failed) > 10:
         lines.append(f"  … and {len(failed) - 10} more failed rules (see the report)")
+    suspect = [r for r in model["rules"].values() if r.get("result") == "suspect"]
+    if suspect:
+        lines.append(f"  SUSPECT      {len(suspect)} rule(s) ran without failing, but cite clause text changed or "
+                     f"removed since review: not counted as passed")
+        for r in suspect[:10]:
+            lines.append(f"      {r['id']}: " + ", ".join(f"{c['clause']} {c['why']}" for c in r["stale_citations"]))
+        lines.append("      read each change (tmadkit diff), then `tmadkit review --rule ID`")
     return lines
+
+
+def _suspect_results(model: dict) -> int:
+    return sum(1 for r in model["rules"].values() if r.get("result") == "suspect")
 
 
 def run_time() -> datetime:
@@ -76,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
         extra += ["-k", args.keyword]
     marks = [f"({args.markexpr})"] if args.markexpr else []
     if args.tmad_version:
+        from .. import sources
+
+        known = sources.versions("TMAD")
+        if args.tmad_version not in known:
+            raise InputError(f"--tmad {args.tmad_version}: no such TMAD version (catalogued: {', '.join(known)})")
         # the version's suite: scenarios tagged @tmad-version-<V> (see generator._feature)
         marks.append(marker_name(f"tmad-version-{args.tmad_version}"))
     if marks:
@@ -97,5 +113,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  started      {started}")
         if bundled:
             print(f"  bundle       {bundled['path']} ({bundled['files']} files; check with `tmadkit verify-bundle`)")
-    return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") else 0
+    return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") or _suspect_results(model) else 0
 

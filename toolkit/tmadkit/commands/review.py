@@ -4,7 +4,7 @@ import argparse
 
 from .. import sources
 from ..errors import InputError
-from ..lint import citing_catalogue
+from ..citations import citing_catalogue
 from ..review import review_file
 from ..rules import load_all, load_file, rule_files
 from ._output import add_json_flag, emit_json

@@ -27,6 +27,18 @@ def _time(text: str) -> datetime:
     return t
 
 
+def _counter(text: str) -> int:
+    """An MVFCounter: the XSD's FileCounter, 0 .. 2**64 - 1 (refused here, not after the MCF
+    it answers has been accepted and its counter stored)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= n < 2 ** 64:
+        raise argparse.ArgumentTypeError(f"{n} is outside 0 .. 2^64-1 (a FileCounter, Table 10.1)")
+    return n
+
+
 def _fact(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -50,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--emit-mvf", type=Path, metavar="OUTDIR",
                    help="with --as DCC --world: write the signed Migration Common Validation File (named per "
                         "Table 10.2) to OUTDIR; the signing key is the s1SPMigrationSigning entry of --pki DIR")
-    p.add_argument("--mvf-counter", type=int, metavar="N",
+    p.add_argument("--mvf-counter", type=_counter, metavar="N",
                    help="MVFCounter of the emitted MVF (default: the next for the Requesting Party, kept in --state)")
     p.add_argument("--fact", type=_fact, action="append", default=[], metavar="KEY=VALUE",
                    help="extra facts for naming checks, e.g. supplier_signifier=EDFE, related.scf_supplier_signifier=EDFE")
@@ -85,13 +97,32 @@ def _open_world(path: Path, writable: bool):
     tmp = tempfile.TemporaryDirectory(prefix="tmadkit-world-")
     copy = Path(tmp.name) / "world.sqlite"
     shutil.copyfile(path, copy)
-    return World(copy, _cleanup=tmp)
+    try:
+        return World(copy, _cleanup=tmp)
+    except InputError as exc:      # name the user's file, not the copy
+        tmp.cleanup()
+        raise InputError(exc.message, file=str(path), line=exc.line, where=exc.where, clause=exc.clause) from None
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every path the command will read or write, checked before the first file is
+    authenticated: a later file that cannot be read must not leave an earlier one's counter
+    stored, or its MVF written, under a run that then fails."""
+    for path in args.files:
+        if path.is_dir():
+            raise InputError("is a directory, not a migration file", file=str(path))
+        if not path.is_file():
+            raise InputError("no such file", file=str(path))
+    for option, path in (("--emit-mvf", args.emit_mvf), ("--state", args.state)):
+        if path is not None and path.exists() and not path.is_dir():
+            raise InputError(f"{option}: not a directory", file=str(path))
 
 
 def run(args: argparse.Namespace) -> int:
-    at = _time(args.at) if args.at else datetime.now(timezone.utc).replace(microsecond=0)
+    at = _time(args.at) if args.at is not None else datetime.now(timezone.utc).replace(microsecond=0)
     if args.emit_mvf is not None and (args.world is None or args.authenticator != "DCC" or args.pki is None):
         raise InputError("--emit-mvf needs --as DCC, --world DIR and --pki DIR (the MVF's signing key)")
+    _check_paths(args)
     world = _open_world(args.world, writable=args.pki is not None) if args.world is not None else None
     try:
         return _run(args, at, world)
@@ -110,8 +141,6 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
     procedure = Procedure.load("authenticate", ruleset())   # the rules are read once for every step
     results = []
     for path in args.files:
-        if not path.is_file():
-            raise InputError("no such file", file=str(path))
         received = ReceivedFile.read(path)
         checking = world is not None and ctx.authenticator == "DCC"
         # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;

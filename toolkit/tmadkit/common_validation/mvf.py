@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..errors import InputError
@@ -112,7 +110,6 @@ def emit(header: dict, results: Iterable[InstallationResult], pki: Pki, at: date
                   "ReportingPartyID": entry.entity_id, "MVFCounter": int(mvf_counter)}
     name, rule_id = table_10_2_name({"file_type": "MVF", "root_element": schema.ROOT_ELEMENTS["MVF"].localname,
                                      "header": mvf_header})
-    key = serialization.load_pem_private_key(entry.private_key.read_bytes(), password=None)
-    cert = x509.load_pem_x509_certificate(entry.certificate.read_bytes())
+    key, cert = entry.signer()
     content = signature.sign(root, key, cert)
     return EmittedMVF(name, content, entry.name, rule_id, mvf_header)

@@ -132,7 +132,6 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
@@ -921,14 +920,6 @@ def table_10_2_name(facts: Mapping, *, source: str | None = None) -> tuple[str, 
 
 # --------------------------------------------------------------------------- build
 
-def _load_signer(entry: Entry, source: str | None):
-    try:
-        key = serialization.load_pem_private_key(entry.private_key.read_bytes(), password=None)
-        cert = x509.load_pem_x509_certificate(entry.certificate.read_bytes())
-    except OSError as exc:
-        raise InputError(f"cannot read the key or certificate of PKI entry {entry.name}: "
-                         f"{exc.strerror or exc}", file=str(exc.filename or source)) from None
-    return key, cert
 
 
 def _indent(root: etree._Element) -> None:
@@ -976,7 +967,7 @@ def build(spec: Mapping, pki: Pki, *, now: datetime | None = None,
     else:
         name, rule_id = model["name"], None
 
-    key, cert = _load_signer(signer, source)
+    key, cert = signer.signer()
     try:
         content = signature.sign(root, key, cert)     # verifies before returning
     except InputError as exc:

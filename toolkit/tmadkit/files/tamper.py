@@ -331,8 +331,7 @@ def resign_with(content: bytes, pki: Pki, signer: str | None,
     root = tree.getroot()
     _remove(_signature(root))
     edit(root)
-    key = serialization.load_pem_private_key(entry.private_key.read_bytes(), password=None)
-    cert = x509.load_pem_x509_certificate(entry.certificate.read_bytes())
+    key, cert = entry.signer()
     return signature.sign(root, key, cert)
 
 

@@ -117,6 +117,43 @@ class Entry:
     negative: str | None
     revoked_at: datetime | None
 
+    def signer(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """The private key and certificate to sign with.  An error names the file that cannot be
+        read or parsed, never what is in it: the key stays where the user put it."""
+        try:
+            key = serialization.load_pem_private_key(self.private_key.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"PKI entry {self.name}: the private key cannot be read ({_why(exc)})",
+                             file=str(self.private_key)) from None
+        try:
+            cert = x509.load_pem_x509_certificate(self.certificate.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"PKI entry {self.name}: the certificate cannot be read ({_why(exc)})",
+                             file=str(self.certificate)) from None
+        return key, cert
+
+    def parsed_certificate(self):
+        """The certificate as the registry takes it (tmadkit.smki.certificates.parse), naming its file."""
+        return _parsed(self.certificate)
+
+
+def _why(exc: Exception) -> str:
+    # cryptography's parse errors carry Rust debug text ("ParseError { kind: ShortData }"):
+    # what matters is the kind of failure, not the internals.
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return "not a PEM " + ("private key" if "key" in str(exc).lower() else "certificate") + " this can read"
+
+
+def _parsed(path: Path):
+    from .certificates import parse
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the certificate: {exc.strerror or exc}", file=str(path)) from None
+    return parse(data, source=str(path))
+
 
 @dataclass(frozen=True)
 class Pki:
@@ -133,8 +170,11 @@ class Pki:
 
     def load_into(self, registry: Registry) -> None:
         """Trust the issuing CA and add every certificate (revocations included)."""
-        registry.add_trusted_ca(self.issuing_ca.read_bytes())
-        registry.add_many([(e.certificate.read_bytes(), e.revoked_at) for e in self.entries])
+        registry.add_trusted_ca(_parsed(self.issuing_ca))
+        registry.add_many([(e.parsed_certificate(), e.revoked_at) for e in self.entries])
+
+    def issuing_ca_certificate(self):
+        return _parsed(self.issuing_ca)
 
 
 # ---------------------------------------------------------------- building
@@ -199,10 +239,21 @@ class _Writer:
 
     def __init__(self, force: bool):
         self.force = force
+        self.created: list[Path] = []     # what this run made, to take back if it fails
+
+    def undo(self) -> None:
+        """Remove what this run created (files, then folders, newest first), nothing else."""
+        for path in reversed(self.created):
+            try:
+                path.rmdir() if path.is_dir() else path.unlink()
+            except OSError:
+                pass
 
     def mkdir(self, path: Path, mode: int = 0o755) -> None:
         try:
+            new = [p for p in (path, *path.parents) if not p.exists()]
             path.mkdir(mode=mode, parents=True, exist_ok=True)
+            self.created.extend(reversed(new))
             if mode == 0o700:
                 os.chmod(path, 0o700)  # mkdir's mode is filtered by umask and ignored if it existed
         except OSError as exc:
@@ -215,6 +266,7 @@ class _Writer:
             # O_EXCL + mode at creation: a key is never briefly world-readable, and an
             # existing file is never silently replaced.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            self.created.append(path)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(path, mode)  # the umask may have cleared bits of `mode`
@@ -268,6 +320,14 @@ def init(dir: str | os.PathLike, *, parties: Mapping[str, str] | None = None,
     w = _Writer(force)
     if (base / MANIFEST).exists() and not force:
         raise InputError("a test PKI is already here (use --force to replace it)", file=str(base / MANIFEST))
+    try:
+        return _init(w, base, keys, euis, now)
+    except BaseException:
+        w.undo()       # a failed init leaves no half PKI behind (keys included)
+        raise
+
+
+def _init(w: "_Writer", base: Path, keys: Path, euis: Mapping[str, str], now: datetime) -> Pki:
     for d in (base, base / "ca", base / "certs"):
         w.mkdir(d)
     w.mkdir(keys, 0o700)

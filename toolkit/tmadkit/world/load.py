@@ -245,6 +245,19 @@ def _yaml_line(path: Path, index: int | None, field_path: str | None) -> int | N
     return line
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _read_structured(path: Path, kind: str, single: bool) -> list | dict:
     try:
         text = path.read_text(encoding="utf-8")
@@ -252,11 +265,14 @@ def _read_structured(path: Path, kind: str, single: bool) -> list | dict:
         raise InputError(f"cannot read: {exc}", file=str(path)) from None
     try:
         if kind == "json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
         else:
             data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+    except _DuplicateKey as exc:
+        raise InputError(f"not valid JSON: key {exc.args[0]!r} given twice in one object (as a YAML file's "
+                         f"would be refused)", file=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         raise InputError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=str(path),
