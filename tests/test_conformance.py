@@ -112,6 +112,8 @@ def test_a_suspect_rule_that_passes_is_not_reported_as_passed(project_copy: Path
     assert row["result"] == "suspect" and row["suspect"]
     assert "passed" not in model["summary"]["clause_results"]
 
+    page = (out / "report.html").read_text()
+    assert "Suspect rules (2)" in page and f"{clause} changed" in page and "No scenario failed" not in page
     cases = etree.parse(str(out / "junit.xml")).findall(".//testcase")
     assert cases and all(c.find("failure") is not None and "suspect" in c.find("failure").get("message")
                          for c in cases)

@@ -84,3 +84,4 @@ def test_the_report_names_the_failing_clauses(runs, adapter):
     assert "FAILED TMAD-T5.9-5.9.2 [TMAD:T5.9/5.9.2" in summary
     html = (runs[adapter] / "report.html").read_text()
     assert "failing step" in html and "rejected at 5.9.4" in html
+    assert f"Failures against this implementation ({len(expected_failures(adapter))})" in html

@@ -127,3 +127,16 @@ def test_a_recursive_yaml_alias_is_an_error_naming_the_file(project_copy: Path, 
     assert "rules/tmad/table-8.7.2.yaml: a YAML alias is used inside its own anchor" in err
     assert main(["lint"]) == 1
     assert "a YAML alias is used inside its own anchor" in capsys.readouterr().out
+
+
+def test_open_readings_of_the_source_text_are_in_the_traceability_report():
+    import yaml
+
+    text = (paths.generated_dir() / "traceability.md").read_text(encoding="utf-8")
+    assert "## Open readings of the source text" in text
+    disputed = yaml.safe_load((paths.spec_dir() / "resolutions" / "TMAD-5.1.yaml").read_text())["disputed"]
+    assert len(disputed) > 10
+    for item in disputed:
+        assert f"### {item['id']} — " in text, item["id"]
+    # the rules whose verdicts rest on the printed text are named beside the reading
+    assert "Rules citing the clause: `TMAD-3.14D-" in text

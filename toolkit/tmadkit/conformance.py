@@ -111,7 +111,7 @@ def write_report(out: Path, results: dict | None, run_files: dict[str, str] | No
     """Every file of the report is rendered before any is written, and each is written whole:
     a failure leaves the folder as it was, never one run's JUnit beside another run's report."""
     model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results,
-                               history=version_history())
+                               history=version_history(), source_disputes=sources.source_disputes())
     files = {**(run_files or {}),
              "report.json": json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
              "report.md": traceability.to_markdown(model, with_text=True),

@@ -157,7 +157,8 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     # The static traceability index: what maps where, before any run.  Clause texts stay in
     # the catalogue; this file is for reviewing mappings in a diff.
-    model = traceability.build({c.document: c for c in catalogues.values()}, ruleset, manifest)
+    model = traceability.build({c.document: c for c in catalogues.values()}, ruleset, manifest,
+                               source_disputes=sources.source_disputes())
     for c in model["clauses"]:
         del c["text"]
     for r in model["rules"].values():

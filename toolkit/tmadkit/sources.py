@@ -97,3 +97,23 @@ def current_version(document: str) -> str:
         if document_of(s, spec) == document and spec.get("current"):
             return spec["version"]
     raise InputError(f"no current catalogue for {document} in spec/sources/provenance.yaml")
+
+
+def source_disputes() -> list[dict]:
+    """The readings of the source texts that spec/resolutions/ leaves open (`disputed:`, not
+    applied: the catalogue keeps the text as printed), for the reports: {file, id, clause, line,
+    text, readings, evidence}."""
+    from . import yamlload
+    from .ingest import resolutions
+
+    out = []
+    for path in sorted((paths.spec_dir() / "resolutions").glob("*.yaml")):
+        data = yamlload.read(path, "resolutions")
+        if not isinstance(data, dict) or not data.get("disputed"):
+            continue
+        for item in resolutions.load(path).disputed:
+            where = item.get("where") or {}
+            out.append({"file": f"spec/resolutions/{path.name}", "id": item["id"], "clause": where.get("clause"),
+                        "line": where.get("line"), "text": item.get("text"), "readings": list(item["readings"]),
+                        "evidence": item.get("evidence") or []})
+    return out

@@ -60,6 +60,12 @@ def _clause_outcome(outcomes: list[str]) -> str:
     return PASSED
 
 
+def _citing(by_clause: dict, clause_id: str | None) -> list[str]:
+    if not clause_id or ":" not in clause_id:
+        return []          # "TMAD (whole document)" and the like: no one clause
+    return [r.id for r in by_clause.get((clause_id.split(":", 1)[0], clause_id), [])]
+
+
 def _row_statuses(cat: Catalogue, table, by_clause: dict) -> Counter:
     """How the rows of a table stand: {CHECKED: n, NOT_TESTABLE: n, NOT_ENCODED: n}."""
     out: Counter = Counter()
@@ -72,8 +78,10 @@ def _row_statuses(cat: Catalogue, table, by_clause: dict) -> Counter:
 
 
 def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
-          results: dict | None = None, history: dict[str, list[dict]] | None = None) -> dict[str, Any]:
-    """The traceability model.  `results`: a conformance run's results.json, or None."""
+          results: dict | None = None, history: dict[str, list[dict]] | None = None,
+          source_disputes: list[dict] | None = None) -> dict[str, Any]:
+    """The traceability model.  `results`: a conformance run's results.json, or None.
+    `source_disputes`: readings of the source text left open (sources.source_disputes)."""
     by_clause: dict[str, list[Rule]] = defaultdict(list)
     for rule in ruleset:
         for cid in dict.fromkeys(rule.clause_ids):
@@ -154,11 +162,14 @@ def build(catalogues: dict[str, Catalogue], ruleset: RuleSet, manifest: dict,
     return {
         "generator": manifest.get("generator"),
         "run": (results or {}).get("run"),
-        "summary": summarise(clauses, rules_out, results),
+        "summary": {**summarise(clauses, rules_out, results), "source_disputes": len(source_disputes or [])},
         "documents": documents,
         "clauses": clauses,
         "rules": rules_out,
         "disputes": [{"question": q, "readings": r} for q, r in sorted(disputes.items())],
+        # open readings of the source text itself: the catalogue keeps it as printed; shown with
+        # the rules that cite the clause, whose verdicts rest on the printed text
+        "source_disputes": [{**d, "rules": _citing(by_clause, d["clause"])} for d in (source_disputes or [])],
     }
 
 
@@ -260,6 +271,21 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
             for r in d["readings"]:
                 res = f" — last result: {r['result']}" if r["result"] else ""
                 lines.append(f"- `{r['rule']}`: {r['reading']}{res}")
+            lines.append("")
+    if model.get("source_disputes"):
+        lines += ["", "## Open readings of the source text", "",
+                  "Not applied: the catalogue keeps the text as printed, and these readings stay open "
+                  "(spec/resolutions/). Rules citing the clause rest on the printed text.", ""]
+        for d in model["source_disputes"]:
+            lines.append(f"### {d['id']} — {d['clause'] or 'no one clause'} ({d['file']}"
+                         + (f", source line {d['line']}" if d.get("line") else "") + ")")
+            lines.append("")
+            if d.get("text"):
+                lines.append(f"Printed: {_md(str(d['text']))}")
+                lines.append("")
+            lines += [f"- {_md(str(r))}" for r in d["readings"]]
+            if d["rules"]:
+                lines += ["", "Rules citing the clause: " + ", ".join(f"`{r}`" for r in d["rules"])]
             lines.append("")
     vacuous = [r for r in model["rules"].values() if r.get("vacuity")]
     if vacuous:

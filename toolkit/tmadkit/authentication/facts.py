@@ -74,6 +74,14 @@ def file_facts(received: ReceivedFile, ctx: AuthContext, extra: Mapping[str, Any
         "root_element": lambda: received.root_element,
         "header": lambda: received.header,
         "group_id": lambda: received.header.get("GroupID"),
+        "counter_element": lambda: _counter_element(received),
         "signer": lambda: _signer(received, ctx),
     }
     return LazyFacts(literal, derived)
+
+
+def _counter_element(received: ReceivedFile) -> str | None:
+    """The name the file gives its own counter: Table 10.1's (MCFCounter ...) or the TMAD's other
+    spelling (MCFCCounter ...; rules/tmad/counter-spelling.yaml)."""
+    t = received.file_type
+    return next((n for n in (f"{t}Counter", f"{t}CCounter") if n in received.header), None) if t else None

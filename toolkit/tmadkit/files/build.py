@@ -838,6 +838,14 @@ def _table_10_2(root: str) -> rules.RuleFile:
     return rules.load_files_as_generated([paths.rules_dir().joinpath(*TABLE_10_2)])[0]
 
 
+@lru_cache(maxsize=None)
+def _chosen_readings(root: str) -> dict[str, str]:
+    """The reading of each disputed question the Authenticator's procedure applies
+    (rules/tmad/table-5.9.yaml `readings:`): a file is named by that reading, not its rival."""
+    rf = rules.load_files_as_generated([paths.rules_dir() / "tmad" / "table-5.9.yaml"])[0]
+    return dict((rf.procedure or {}).get("readings", {}))
+
+
 def _holds(pred: Mapping, facts: Mapping) -> bool:
     """Evaluate a rule predicate with the runtime primitives (as the generated code does)."""
     (name, args), = pred.items()
@@ -891,8 +899,10 @@ def naming_facts(model: dict) -> dict:
 def table_10_2_name(facts: Mapping, *, source: str | None = None) -> tuple[str, str]:
     """(file name, rule id): the name the applicable Table 10.2 rule requires."""
     rule_file = _table_10_2(str(paths.root()))
+    chosen = _chosen_readings(str(paths.root()))
     applicable = [r for r in rule_file.rules
                   if r.testable and r.predicate is not None
+                  and (not r.disputed or chosen.get(r.disputed["question"], r.id) == r.id)
                   and all(_holds(p, facts) for p in applicability_preds(r))]
     where = "name"
     if len(applicable) != 1:
