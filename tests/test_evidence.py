@@ -123,6 +123,9 @@ def test_vacuity_guard_flags_rules_this_run_did_not_exercise(bundles):
     assert rules["TMAD-T8.7.1-E48"]["vacuity"] == []
     assert report["summary"]["vacuous_rules"] > 0
     assert "Rules this run did not exercise" in (bundles / "r1" / "report.md").read_text()
+    html = (bundles / "r1" / "report.html").read_text()
+    assert f"Rules this run did not exercise fully ({report['summary']['vacuous_rules']})" in html
+    assert "<code>TMAD-T5.9-5.9.2</code></a>: never run" in html
 
 
 def test_tmad_option_runs_that_versions_suite(tmp_path, capsys):

@@ -140,3 +140,13 @@ def test_open_readings_of_the_source_text_are_in_the_traceability_report():
         assert f"### {item['id']} — " in text, item["id"]
     # the rules whose verdicts rest on the printed text are named beside the reading
     assert "Rules citing the clause: `TMAD-3.14D-" in text
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(project_copy: Path, capsys):
+    path = project_copy / "rules" / "tmad" / "table-8.7.2.yaml"
+    bomb = "x-a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"x-{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(6))
+    path.write_text(bomb + path.read_text())           # 10^7 values once expanded
+    assert main(["lint"]) == 1
+    out = capsys.readouterr().out
+    assert "rules/tmad/table-8.7.2.yaml" in out and "more than 1,000,000 values once its YAML aliases are expanded" in out

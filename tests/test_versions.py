@@ -144,6 +144,8 @@ def test_editing_one_clause_in_a_copy_of_the_source_makes_exactly_its_rules_susp
 def test_diff_rejects_unknown_versions(capsys):
     assert main(["diff", "TMAD", "4.0", "5.1"]) == 2
     assert "no catalogue version '4.0'" in capsys.readouterr().err
+    assert main(["diff", "TMAD", "5.1", "5.1"]) == 2
+    assert "OLD and NEW are both TMAD 5.1" in capsys.readouterr().err
 
 
 def test_appendix_ac_older_numbering_is_a_version_of_ac():

@@ -55,10 +55,11 @@ def render(model: dict) -> str:
     failing = [(r, run) for r in model["rules"].values() for run in r["runs"]
                if run["status"] in ("failed", "error") and run.get("rule", r["id"]) == r["id"]]
     suspect = [r for r in model["rules"].values() if r.get("result") == "suspect"]
+    vacuous = [r for r in model["rules"].values() if r.get("vacuity")]
     return env.get_template("report.html.j2").render(
         model=model, anchors=anchors, rule_link=rule_link, actors=actors, group_ids=group_ids,
         versions=versions, versions_of=versions_of, checks_source=_check_sources(model),
-        smi_diagrams=_smi_diagrams(), failing=failing, suspect=suspect)
+        smi_diagrams=_smi_diagrams(), failing=failing, suspect=suspect, vacuous=vacuous)
 
 
 def _smi_diagrams() -> list[str]:

@@ -142,9 +142,18 @@ def _compose_and_load(text: str) -> tuple[yaml.Node | None, object]:
         loader.dispose()
 
 
+MAX_PATHS = 1_000_000    # the largest rule file has about 11,000; an alias bomb has millions
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
     """Map every JSON path in the document to its 1-based line."""
     out = {} if out is None else out
+    if len(out) >= MAX_PATHS:     # aliases multiply paths: refuse before memory runs out
+        raise _TooLarge()
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -207,6 +216,9 @@ def load_file(path: Path, *, validated_sha256: str | None = None) -> RuleFile:
         lines = _line_index(node) if node is not None else {}
     except RecursionError:
         raise InputError("a YAML alias is used inside its own anchor (a recursive structure)", file=rel) from None
+    except _TooLarge:
+        raise InputError(f"more than {MAX_PATHS:,} values once its YAML aliases are expanded (an alias bomb?)",
+                         file=rel) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

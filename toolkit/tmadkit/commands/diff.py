@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     for v in (args.old, args.new):
         if v not in known:
             raise InputError(f"{args.document} has no catalogue version {v!r}; known: {', '.join(known) or 'none'}")
+    if args.old == args.new:
+        raise InputError(f"OLD and NEW are both {args.document} {args.old}: name two versions to compare")
     old = catalogue.load(args.document, args.old)
     new = catalogue.load(args.document, args.new)
     diff = assess(compare(old, new), load_all(), registry.manifest(), sources.current_version(args.document))
