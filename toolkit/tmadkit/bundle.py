@@ -124,7 +124,7 @@ def verify(bundle: Path) -> Verification:
         canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8")
         if sealed != hashlib.sha256(canonical).hexdigest():
             problems.append(f"{MANIFEST}: altered (its own digest does not match its content)")
-        entries = manifest.get("files") if isinstance(manifest, dict) else None
+        entries = manifest.get("files")
         if not isinstance(entries, list) or not all(
                 isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
                 for f in entries):

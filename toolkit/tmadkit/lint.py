@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from . import catalogue as cat
-from .citations import citing_catalogue
+from .citations import REMOVED, citing_catalogue, stale
 from .errors import InputError
 from .rules import Rule, RuleFile, load_file, rule_files
 from .runtime.primitives import PRIMITIVES
@@ -70,17 +70,18 @@ def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]
     if catalogue is None:
         f("unknown-document", f"no catalogue for document {rule.document}")
         return out
+    written = {c.id: c.fingerprint for c in rule.clauses}
+    for cid, why in stale(rule.clauses, catalogue):      # the one test of suspect (citations.py)
+        if why == REMOVED:
+            f("unknown-clause", f"{rule.id} cites {cid}, which is not in the {rule.document} "
+                                f"{catalogue.version} catalogue", cid)
+        else:
+            f("suspect", f"{rule.id} cites {cid}, whose text changed since the rule was reviewed "
+                         f"(sha256 {written[cid][:12]}… → {catalogue.get(cid).fingerprint[:12]}…); review it with "
+                         f"`tmadkit review --rule {rule.id}`", cid)
     for c in rule.clauses:
         entry = catalogue.get(c.id)
-        if entry is None:
-            f("unknown-clause", f"{rule.id} cites {c.id}, which is not in the {rule.document} "
-                                f"{catalogue.version} catalogue", c.id)
-            continue
-        if entry.fingerprint != c.fingerprint:
-            f("suspect", f"{rule.id} cites {c.id}, whose text changed since the rule was reviewed "
-                         f"(sha256 {c.fingerprint[:12]}… → {entry.fingerprint[:12]}…); review it with "
-                         f"`tmadkit review --rule {rule.id}`", c.id)
-        if cat.normalise(c.quote) not in entry.text:
+        if entry is not None and cat.normalise(c.quote) not in entry.text:
             f("quote-mismatch", f"{rule.id}: the quote for {c.id} is not verbatim text of that clause", c.id)
     if rule.testable:
         expects = set().union(*(w.verdicts for w in rule.witnesses)) if rule.witnesses else set()

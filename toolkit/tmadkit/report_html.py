@@ -6,7 +6,7 @@ import hashlib
 
 import jinja2
 
-from . import paths
+from . import paths, traceability
 
 
 def _anchor(clause_id: str) -> str:
@@ -50,11 +50,8 @@ def render(model: dict) -> str:
         f"{c['document']} {h['version']}" for h in c.get("history", []) if h["status"] not in ("absent", "unknown")]
         for c in model["clauses"]}
     versions = sorted({v for vs in versions_of.values() for v in vs})
-    # what a tester reads first: each failing scenario once (a path scenario under the rule it
-    # is filed under), and the rules whose results are suspect
-    failing = [(r, run) for r in model["rules"].values() for run in r["runs"]
-               if run["status"] in ("failed", "error") and run.get("rule", r["id"]) == r["id"]]
-    suspect = [r for r in model["rules"].values() if r.get("result") == "suspect"]
+    # what a tester reads first: each failing scenario once, and the rules whose results are suspect
+    failing, suspect = traceability.failures(model), traceability.suspect_results(model)
     vacuous = [r for r in model["rules"].values() if r.get("vacuity")]
     return env.get_template("report.html.j2").render(
         model=model, anchors=anchors, rule_link=rule_link, actors=actors, group_ids=group_ids,

@@ -103,14 +103,10 @@ def source_disputes() -> list[dict]:
     """The readings of the source texts that spec/resolutions/ leaves open (`disputed:`, not
     applied: the catalogue keeps the text as printed), for the reports: {file, id, clause, line,
     text, readings, evidence}."""
-    from . import yamlload
     from .ingest import resolutions
 
     out = []
     for path in sorted((paths.spec_dir() / "resolutions").glob("*.yaml")):
-        data = yamlload.read(path, "resolutions")
-        if not isinstance(data, dict) or not data.get("disputed"):
-            continue
         for item in resolutions.load(path).disputed:
             where = item.get("where") or {}
             out.append({"file": f"spec/resolutions/{path.name}", "id": item["id"], "clause": where.get("clause"),

@@ -220,6 +220,18 @@ def summarise(clauses: list[dict], rules: dict[str, dict], results: dict | None)
     return out
 
 
+def failures(model: dict[str, Any]) -> list[tuple[dict, dict]]:
+    """(rule, scenario run) for each scenario that failed or erred, once: a path scenario, shown
+    on every rule it exercises, is listed under the rule it is filed under."""
+    return [(r, run) for r in model["rules"].values() for run in r.get("runs", [])
+            if run["status"] in (FAILED, ERROR) and run.get("rule", r["id"]) == r["id"]]
+
+
+def suspect_results(model: dict[str, Any]) -> list[dict]:
+    """The rules whose result in this run is suspect (ran without failing, clause text changed)."""
+    return [r for r in model["rules"].values() if r.get("result") == SUSPECT]
+
+
 def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
     s = model["summary"]
     lines = ["# tmadkit traceability", ""]
@@ -248,14 +260,13 @@ def to_markdown(model: dict[str, Any], with_text: bool = False) -> str:
     for doc, c in s["by_document"].items():
         lines.append(f"- {doc}: {c.get(CHECKED, 0)} checked, {c.get(NOT_TESTABLE, 0)} not testable, "
                      f"{c.get(NOT_ENCODED, 0)} not yet encoded, of {c['total']}")
-    failures = [(r, run) for r in model["rules"].values() for run in r.get("runs", [])
-                if run["status"] in (FAILED, ERROR)]
-    if failures:
+    failing = failures(model)
+    if failing:
         # what a tester reads first: each failing scenario, the clauses it pins, what the implementation did
         lines += ["", "## Failures against this implementation", "",
                   "| Rule | Clauses | Witness | Result | Failing step | Implementation's answer | Message |",
                   "|---|---|---|---|---|---|---|"]
-        for r, run in failures:
+        for r, run in failing:
             actual = run.get("actual") or {}
             answer = f"{actual.get('status', '')}: {actual.get('detail', '')}" if actual else "—"
             lines.append(f"| {r['id']} | {', '.join(c['id'] for c in r['clauses'])} | {run.get('witness') or '—'} | "

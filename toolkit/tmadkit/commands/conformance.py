@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import bundle, conformance
 from ..bdd.plugin import marker_name
 from ..errors import InputError
+from ..traceability import suspect_results
 from ._output import add_json_flag, emit_json
 
 HELP = "run the generated features against an implementation (default: the built-in reference) and write the report"
@@ -55,7 +56,7 @@ def summary_lines(model: dict, out: Path) -> list[str]:
             lines.append(f"      {run.get('witness')}: {(run.get('message') or '').splitlines()[0][:160] if run.get('message') else ''}")
     if len(failed) > 10:
         lines.append(f"  … and {len(failed) - 10} more failed rules (see the report)")
-    suspect = [r for r in model["rules"].values() if r.get("result") == "suspect"]
+    suspect = suspect_results(model)
     if suspect:
         lines.append(f"  SUSPECT      {len(suspect)} rule(s) ran without failing, but cite clause text changed or "
                      f"removed since review: not counted as passed")
@@ -64,9 +65,6 @@ def summary_lines(model: dict, out: Path) -> list[str]:
         lines.append("      read each change (tmadkit diff), then `tmadkit review --rule ID`")
     return lines
 
-
-def _suspect_results(model: dict) -> int:
-    return sum(1 for r in model["rules"].values() if r.get("result") == "suspect")
 
 
 def run_time() -> datetime:
@@ -113,5 +111,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"  started      {started}")
         if bundled:
             print(f"  bundle       {bundled['path']} ({bundled['files']} files; check with `tmadkit verify-bundle`)")
-    return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") or _suspect_results(model) else 0
+    return 1 if sc.get("failed") or sc.get("error") or not sc.get("total") or suspect_results(model) else 0
 

@@ -840,10 +840,12 @@ def _table_10_2(root: str) -> rules.RuleFile:
 
 @lru_cache(maxsize=None)
 def _chosen_readings(root: str) -> dict[str, str]:
-    """The reading of each disputed question the Authenticator's procedure applies
-    (rules/tmad/table-5.9.yaml `readings:`): a file is named by that reading, not its rival."""
-    rf = rules.load_files_as_generated([paths.rules_dir() / "tmad" / "table-5.9.yaml"])[0]
-    return dict((rf.procedure or {}).get("readings", {}))
+    """The reading of each disputed question the Authenticator's procedure applies (its
+    `readings:`): a file is named by that reading, not its rival."""
+    from ..authentication.procedure import Procedure
+
+    tmad = rules.RuleSet(rules.load_files_as_generated(sorted(paths.rules_dir().joinpath("tmad").glob("*.yaml"))))
+    return dict(Procedure.load("authenticate", tmad).readings)
 
 
 def _holds(pred: Mapping, facts: Mapping) -> bool:
@@ -929,8 +931,6 @@ def table_10_2_name(facts: Mapping, *, source: str | None = None) -> tuple[str, 
 
 
 # --------------------------------------------------------------------------- build
-
-
 
 def _indent(root: etree._Element) -> None:
     """Indent for people to read, except SupportingData's own mixed content, where

@@ -123,12 +123,12 @@ class Entry:
         try:
             key = serialization.load_pem_private_key(self.private_key.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
-            raise InputError(f"PKI entry {self.name}: the private key cannot be read ({_why(exc)})",
+            raise InputError(f"PKI entry {self.name}: the private key cannot be read ({_why(exc, 'private key')})",
                              file=str(self.private_key)) from None
         try:
             cert = x509.load_pem_x509_certificate(self.certificate.read_bytes())
         except (OSError, ValueError) as exc:
-            raise InputError(f"PKI entry {self.name}: the certificate cannot be read ({_why(exc)})",
+            raise InputError(f"PKI entry {self.name}: the certificate cannot be read ({_why(exc, 'certificate')})",
                              file=str(self.certificate)) from None
         return key, cert
 
@@ -137,12 +137,12 @@ class Entry:
         return _parsed(self.certificate)
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: Exception, what: str) -> str:
     # cryptography's parse errors carry Rust debug text ("ParseError { kind: ShortData }"):
     # what matters is the kind of failure, not the internals.
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
-    return "not a PEM " + ("private key" if "key" in str(exc).lower() else "certificate") + " this can read"
+    return f"not a PEM {what} this can read"
 
 
 def _parsed(path: Path):
@@ -170,10 +170,11 @@ class Pki:
 
     def load_into(self, registry: Registry) -> None:
         """Trust the issuing CA and add every certificate (revocations included)."""
-        registry.add_trusted_ca(_parsed(self.issuing_ca))
+        registry.add_trusted_ca(self.issuing_ca_certificate())
         registry.add_many([(e.parsed_certificate(), e.revoked_at) for e in self.entries])
 
     def issuing_ca_certificate(self):
+        """The issuing CA's certificate as the registry takes it, naming its file."""
         return _parsed(self.issuing_ca)
 
 
