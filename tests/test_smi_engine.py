@@ -195,3 +195,26 @@ def test_the_store_is_durable_on_disk(tmp_path):
     e.store.close()
     again = Store(path)
     assert again.get("ESME-1").status == "pending" and again.history()[0][4] == "transitioned"
+
+
+@pytest.mark.parametrize("device, gpf_after", [("CHF-1", "decommissioned"), ("GSME-1", "commissioned")])
+def test_decommissioning_carries_the_gpf_only_from_its_chf(device, gpf_after):
+    # The cascade reaches the Associations held before the event, which Decommission Device ends.
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("GPF-1", "GPF", "commissioned", associated=["CHF-1"])
+    e.add("GSME-1", "GSME", "commissioned", associated=["CHF-1", "GPF-1"])
+    out = e.apply("decommission-device", device, "Responsible Supplier")
+    assert (out.result, out.status) == ("transitioned", "decommissioned"), out.detail
+    assert e.store.get("GPF-1").status == gpf_after
+    assert e.store.associated(device) == []
+
+
+def test_a_chf_is_withdrawn_by_update_inventory_with_its_gpf_and_not_by_service_opt_out():
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("GPF-1", "GPF", "commissioned", associated=["CHF-1"])
+    assert e.apply("service-opt-out", "CHF-1", "Responsible Supplier").result == "refused"
+    out = e.apply("update-inventory-withdrawn", "CHF-1", "Responsible Supplier")
+    assert (out.rule, out.status, e.store.get("GPF-1").status) == ("AC-2.2-inventory-CHF-withdrawn", "withdrawn",
+                                                                   "withdrawn")

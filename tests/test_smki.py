@@ -505,3 +505,21 @@ def test_critical_and_non_critical_ids(made, reg):
     unknown = CertificateId.parse("CN=TK1,OU=07", 99)
     assert reg.critical_supplier_id(unknown) is None and reg.entity_identifier(unknown) is None
     assert reg.entity_identifier(made.entry("s1sp-migration-signing").cert_id) == pki.DEFAULT_PARTIES["s1sp"]
+
+
+def test_an_existing_key_directory_others_can_read_is_refused_and_left_as_it_was(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(InputError, match="can be read by others"):
+        pki.init(tmp_path / "pki", now=NOW, key_dir=shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and not list(shared.iterdir())
+    assert not (tmp_path / "pki").exists()
+
+
+def test_an_existing_private_key_directory_keeps_its_mode(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    os.chmod(mine, 0o500 | 0o200)       # 0700 with nothing for others, as the user set it
+    pki.init(tmp_path / "pki", now=NOW, key_dir=mine)
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o700 and list(mine.glob("*.pem"))

@@ -140,10 +140,16 @@ def test_not_utf8_bytes(tmp_path):
     ("<a>x</a>".encode("utf-16"), "UTF-16"),
     ("<a>x</a>".encode("utf-16-le"), "UTF-16"),
     (b"\x00\x00\xfe\xff" + "<a/>".encode("utf-32-be"), "UTF-32"),
+    # without a byte order mark libxml2 detects UTF-32 itself: it must never get to
+    ("<?xml version='1.0' encoding='UTF-32'?><a/>".encode("utf-32-be"), "UTF-32"),
+    ("<?xml version='1.0' encoding='UTF-32'?><a/>".encode("utf-32-le"), "UTF-32"),
+    ('<!DOCTYPE r [<!ENTITY % p SYSTEM "/dev/zero"> %p;]><r/>'.encode("utf-32-be"), "UTF-32"),
 ])
 def test_other_encodings_refused(data, why):
     err = refused("encoding", safe.parse_bytes, data, file="enc.xml")
     assert why in str(err)
+    with pytest.raises(safe.XMLInputError, match=why):      # the streaming parser as well
+        list(safe.stream_children(data, "a", "b", file="enc.xml"))
 
 
 def test_utf8_with_bom_and_declaration_is_fine():

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
-from .authentication.witness import describes_file, witness_pki
+from .authentication.witness import copy_public_pki, describes_file, witness_pki
 from .errors import InputError
 from .iut import contract, files
 from .rules import Rule, load_all
@@ -33,17 +33,6 @@ def select(rule_id: str | None, clause: str | None) -> list[Rule]:
     if not chosen:
         raise InputError(f"no testable rule cites {clause!r}", clause=clause)
     return chosen
-
-
-def _copy_public_pki(dest: Path) -> None:
-    """The PKI's manifest and certificates; never its private keys."""
-    src = witness_pki().dir
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if path.is_dir() or rel.parts[0] == "keys" or path.suffix == ".key":
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest / rel)
 
 
 def build(rules: list[Rule], out: Path) -> dict:
@@ -68,7 +57,7 @@ def build(rules: list[Rule], out: Path) -> dict:
         if not scenarios:
             raise InputError("none of the selected rules' witnesses describe a file; nothing to pack "
                              f"({', '.join(r.id for r in rules)})")
-        _copy_public_pki(staging / "pki")
+        copy_public_pki(witness_pki().dir, staging / "pki")
         expected = {"contract": contract.CONTRACT_VERSION, "tmadkit": __version__, "pki": "pki",
                     "answer": "accepted, or rejected with failure.step the Table 5.9 step (tmadkit/iut/CONTRACT.md)",
                     "scenarios": scenarios, "not_in_pack": left_out}

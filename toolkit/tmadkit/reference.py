@@ -35,7 +35,8 @@ class ReferenceImplementation:
         outcomes = situation.run(engine, events)
         return {"outcomes": [o.to_dict() for o in outcomes],
                 "devices": {d.id: {"type": d.type, "status": d.status, "prior_status": d.prior_status,
-                                   "associated": engine.store.associated(d.id)} for d in engine.store.devices()}}
+                                   "associated": engine.store.associated(d.id), "mpxn": d.mpxn}
+                            for d in engine.store.devices()}}
 
 
 def factory() -> ReferenceImplementation:

@@ -290,6 +290,18 @@ def load_files_as_generated(files: list[Path]) -> list[RuleFile]:
     return [load_file(p, validated_sha256=validated.get(_relpath(p))) for p in files]
 
 
+def tmad_rules() -> RuleSet:
+    """The TMAD rule files as read at run time, once per process and rules folder: the DCC's
+    procedures (Table 5.9, Table 5.10, Clause 5.10) and Table 10.2's naming all read them, and
+    reading them takes a few tenths of a second."""
+    return _tmad_rules(str(paths.rules_dir()))
+
+
+@lru_cache(maxsize=4)
+def _tmad_rules(folder: str) -> RuleSet:
+    return RuleSet(load_files_as_generated(sorted(Path(folder, "tmad").glob("*.yaml"))))
+
+
 def rule_files(root: Path | None = None) -> list[Path]:
     base = root or paths.rules_dir()
     return sorted(p for p in base.rglob("*.yaml") if p.is_file())

@@ -48,6 +48,27 @@ def witness_pki():
     return pki.init(folder / "pki", now=WITNESS_TIME)
 
 
+def copy_public_pki(src: Path, dest: Path) -> None:
+    """A PKI's manifest and certificates; never its private keys."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_dir() or rel.parts[0] == "keys" or path.suffix == ".key":
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / rel)
+
+
+@lru_cache(maxsize=1)
+def witness_pki_public() -> Path:
+    """The witness PKI as an implementation under test is given it: pki.yaml and the
+    certificates.  Never the keys: with a CA's or a signer's key it could sign files of its own
+    and pass them off as witnesses."""
+    folder = Path(tempfile.mkdtemp(prefix="tmadkit-witness-pki-public-"))
+    atexit.register(shutil.rmtree, folder, True)
+    copy_public_pki(witness_pki().dir, folder / "pki")
+    return folder / "pki"
+
+
 def _registry():
     from ..smki.registry import Registry
 

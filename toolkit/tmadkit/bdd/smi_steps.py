@@ -129,6 +129,24 @@ def smi_status_is(device: str, status: str, tmadkit_smi):
     assert got == status, f"{device}: expected {status!r}, the implementation has {got!r}"
 
 
+@then(parsers.parse('the Devices Associated with "{device}" are "{others}"'))
+def smi_associated(device: str, others: str, tmadkit_smi):
+    from ..smi.generate import NONE
+
+    want = sorted(set(others.split()) - {NONE})
+    entry = tmadkit_smi["result"]["devices"].get(device)
+    got = sorted((entry or {}).get("associated") or [])
+    assert got == want, (f"{device}: expected Associations with {want or NONE}, the implementation has "
+                         f"{got or NONE}" + ("" if entry else f" ({device} is not in its SMI)"))
+
+
+@then(parsers.parse('the MPxN recorded against "{device}" is "{mpxn}"'))
+def smi_mpxn(device: str, mpxn: str, tmadkit_smi):
+    entry = tmadkit_smi["result"]["devices"].get(device) or {}
+    assert "mpxn" in entry, f"{device}: the implementation reports no MPxN for it (its SMI entry: {entry or 'none'})"
+    assert entry["mpxn"] == mpxn, f"{device}: expected MPxN {mpxn!r} recorded, the implementation has {entry['mpxn']!r}"
+
+
 @then(parsers.parse('the DCC raised alert "{code}"'))
 def smi_alert(code: str, tmadkit_smi):
     alerts = [a for o in tmadkit_smi["result"]["outcomes"][tmadkit_smi.get("before", 0):] for a in o["alerts"]]

@@ -16,7 +16,6 @@ from ..xml.schema import DS_NAMESPACE, NAMESPACE
 
 _M = "{" + NAMESPACE + "}"
 _DS = "{" + DS_NAMESPACE + "}"
-_CUT = len(_M)
 
 KIND_OF_DETAIL = {"CHFDetail": "chf", "GPFDetail": "gpf", "ESMEDetail": "esme", "GSMEDetail": "gsme",
                   "PPMIDDetail": "ppmid", "IHDDetail": "ihd", "CADDetail": "cad"}
@@ -32,7 +31,20 @@ GROUP_ID = _M + "GroupID"
 
 
 def _text(el) -> str:
-    return (el.text or "").strip()
+    t = el.text
+    return t.strip() if t else ""
+
+
+# Dispatch on the full (namespaced) tag: no slicing of each element's name, and an element of
+# another namespace is not mistaken for the MCF's.
+_TEXT_FIELD = {_M + "DeviceID": "device_id", _M + "ImportMPAN": "mpan", _M + "MPRN": "mprn",
+               _M + "ESMEVariant": "variant"}
+_DETAIL_FIELD = {_M + k: v for k, v in DETAIL_FIELD.items()}
+_SLOT = {_M + k: v for k, v in SLOT_OF_ELEMENT.items()}
+_KIND = {_M + k: v for k, v in KIND_OF_DETAIL.items()}
+_DEVICE_DETAIL = _M + "DeviceDetail"
+_ISSUER = _DS + "X509IssuerName"
+_SERIAL = _DS + "X509SerialNumber"
 
 
 def _certificate(el) -> dict:
@@ -41,9 +53,9 @@ def _certificate(el) -> dict:
     for iss in el:
         for part in iss:
             tag = part.tag
-            if tag == _DS + "X509IssuerName":
+            if tag == _ISSUER:
                 out["issuer"] = _text(part)
-            elif tag == _DS + "X509SerialNumber":
+            elif tag == _SERIAL:
                 out["serial"] = _text(part)
     return out
 
@@ -52,25 +64,19 @@ def device(detail) -> dict:
     dev: dict = {}
     certs: dict = {}
     for child in detail:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        local = tag[_CUT:]
-        if local == "DeviceID":
-            dev["device_id"] = _text(child)
-        elif local == "DeviceDetail":
+        tag = child.tag          # a comment's or PI's tag is a function: no field, no slot
+        name = _TEXT_FIELD.get(tag)
+        if name is not None:
+            dev[name] = _text(child)
+        elif tag == _DEVICE_DETAIL:
             for d in child:
-                name = DETAIL_FIELD.get(d.tag[_CUT:]) if isinstance(d.tag, str) else None
+                name = _DETAIL_FIELD.get(d.tag)
                 if name is not None:
                     dev[name] = _text(d)
-        elif local == "ImportMPAN":
-            dev["mpan"] = _text(child)
-        elif local == "MPRN":
-            dev["mprn"] = _text(child)
-        elif local == "ESMEVariant":
-            dev["variant"] = _text(child)
-        elif local in SLOT_OF_ELEMENT:
-            certs[SLOT_OF_ELEMENT[local]] = _certificate(child)
+        else:
+            slot = _SLOT.get(tag)
+            if slot is not None:
+                certs[slot] = _certificate(child)
     if certs:
         dev["certificates"] = certs
     return dev
@@ -80,10 +86,9 @@ def installation(el) -> dict:
     """One SMETS1Installation of an MCF as {chf: {...}, gpf: {...}, ...}."""
     out: dict = {}
     for detail in el:
-        if isinstance(detail.tag, str):
-            kind = KIND_OF_DETAIL.get(detail.tag[_CUT:])
-            if kind is not None:
-                out[kind] = device(detail)
+        kind = _KIND.get(detail.tag)
+        if kind is not None:
+            out[kind] = device(detail)
     return out
 
 

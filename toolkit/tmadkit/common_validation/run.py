@@ -59,14 +59,11 @@ class InstallationResult:
         return {"chf": self.chf, "failed_checks": [f.to_dict() for f in self.failed_checks]}
 
 
-@lru_cache(maxsize=1)
 def ruleset():
-    """The TMAD rules, read once per process: reading rule files takes seconds, and the DCC's
-    procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
-    from .. import paths
-    from ..rules import RuleSet, load_files_as_generated
+    """The TMAD rules: the DCC's procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
+    from ..rules import tmad_rules
 
-    return RuleSet(load_files_as_generated(sorted((paths.rules_dir() / "tmad").glob("*.yaml"))))
+    return tmad_rules()
 
 
 @lru_cache(maxsize=1)

@@ -833,19 +833,22 @@ def _public_point(key: str, kind: str) -> bytes:
 
 # --------------------------------------------------------------------------- naming
 
-@lru_cache(maxsize=None)
-def _table_10_2(root: str) -> rules.RuleFile:
-    return rules.load_files_as_generated([paths.rules_dir().joinpath(*TABLE_10_2)])[0]
+def _table_10_2() -> rules.RuleFile:
+    want = "/".join(TABLE_10_2)
+    return next(f for f in rules.tmad_rules().files if f.relpath.endswith(want))
 
 
-@lru_cache(maxsize=None)
-def _chosen_readings(root: str) -> dict[str, str]:
+def _chosen_readings() -> dict[str, str]:
     """The reading of each disputed question the Authenticator's procedure applies (its
     `readings:`): a file is named by that reading, not its rival."""
+    return _readings_in(str(paths.rules_dir()))
+
+
+@lru_cache(maxsize=4)
+def _readings_in(rules_folder: str) -> dict[str, str]:
     from ..authentication.procedure import Procedure
 
-    tmad = rules.RuleSet(rules.load_files_as_generated(sorted(paths.rules_dir().joinpath("tmad").glob("*.yaml"))))
-    return dict(Procedure.load("authenticate", tmad).readings)
+    return dict(Procedure.load("authenticate", rules.tmad_rules()).readings)
 
 
 def _holds(pred: Mapping, facts: Mapping) -> bool:
@@ -900,8 +903,8 @@ def naming_facts(model: dict) -> dict:
 
 def table_10_2_name(facts: Mapping, *, source: str | None = None) -> tuple[str, str]:
     """(file name, rule id): the name the applicable Table 10.2 rule requires."""
-    rule_file = _table_10_2(str(paths.root()))
-    chosen = _chosen_readings(str(paths.root()))
+    rule_file = _table_10_2()
+    chosen = _chosen_readings()
     applicable = [r for r in rule_file.rules
                   if r.testable and r.predicate is not None
                   and (not r.disputed or chosen.get(r.disputed["question"], r.id) == r.id)

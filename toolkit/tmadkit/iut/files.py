@@ -46,7 +46,7 @@ def request_for(facts: Mapping[str, Any]) -> AuthRequest:
     at = facts.get("received_at")
     at = datetime.fromisoformat(at) if isinstance(at, str) else (at or witness.WITNESS_TIME)
     return AuthRequest(name, content, str(facts.get("authenticator", witness.DEFAULT_AUTHENTICATOR)), at,
-                       witness.witness_pki().dir)
+                       witness.witness_pki_public())
 
 
 @lru_cache(maxsize=1)

@@ -196,6 +196,9 @@ class Engine:
             return self._refuse(device_id, rule.spec["event"], by, self.machine.initial, rule.id, rule.clause_ids,
                                 [], "the event does not give the Device Type of the Device to add", step)
         with self.store.transaction():
+            # A cascade reaches the Devices Associated before the event: the same event may end
+            # those Associations (Decommission Device ends them and decommissions the CHF's GPF).
+            before = self.store.associated(device_id) if dev is not None else []
             if dev is None:
                 dev = Device(device_id, params["type"], new, prior, None, by, at, at)
             changed = dev.status != new
@@ -203,7 +206,7 @@ class Engine:
                          at if changed else dev.status_since)
             self.store.put(dev)
             for eff in rule.spec.get("effects", []):
-                self._effect(eff, dev, step, params, at, alerts)
+                self._effect(eff, dev, step, params, at, alerts, before)
             if any("remove" in e for e in rule.spec.get("effects", [])):
                 new = self.machine.initial
         out = Outcome(F.TRANSITIONED, device_id, rule.spec["event"], new, rule.id, rule.clause_ids,
@@ -211,7 +214,8 @@ class Engine:
                       alerts=alerts, detail=rule.title)
         return self._record(out, by, step)
 
-    def _effect(self, eff: dict, dev: Device, step: dict, params: dict, at: str, alerts: list[str]) -> None:
+    def _effect(self, eff: dict, dev: Device, step: dict, params: dict, at: str, alerts: list[str],
+                before: list[str]) -> None:
         s = self.store
         if "alert" in eff:
             s.alert(at, dev.id, eff["alert"], eff.get("to"))
@@ -237,7 +241,11 @@ class Engine:
             s.put(Device(cid, eff["add_companion"], dev.status, None, None, dev.added_by, at, at))
             s.associate(dev.id, cid)
         elif "cascade" in eff:
-            for other in s.associated(dev.id):
+            # The Communications Hub's GPF follows its CHF (AC 2.4, 2.5: they are added and kept
+            # together); a meter joined to a GPF does not carry it along.
+            if dev.type != "CHF":
+                return
+            for other in dict.fromkeys([*before, *s.associated(dev.id)]):
                 o = s.get(other)
                 if o and o.type == eff["cascade"] and o.status != dev.status:
                     prior = (o.prior_status if self.machine.remembers(o.status) else o.status) \

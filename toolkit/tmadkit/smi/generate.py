@@ -139,6 +139,9 @@ def _outline(r: SMIRule) -> dict:
             "examples": codegen.align(rows, " " * 6)}
 
 
+NONE = "none"     # how a path scenario writes "no Devices Associated"
+
+
 def _path(machine, sc: dict) -> dict:
     rules = {r.id: r for r in machine.rules}
     tags = [codegen.tag("rule-" + rid) for rid in sc["covers"]]
@@ -163,7 +166,10 @@ def _path(machine, sc: dict) -> dict:
                                    " " * 6)
         steps.append({"clock": st.get("clock"), "event": st.get("event"), "device": st.get("device"),
                       "by": st.get("by"), "params": params, "status": sorted(exp.get("status", {}).items()),
-                      "alerts": exp.get("alerts", []), "refused_by": exp.get("refused_by")})
+                      "alerts": exp.get("alerts", []), "refused_by": exp.get("refused_by"),
+                      "associated": [(d, " ".join(sorted(others)) or NONE) for d, others
+                                     in sorted(exp.get("associated", {}).items())],
+                      "mpxn": sorted(exp.get("mpxn", {}).items())})
     return {"name": f"{sc['id']}: {sc['title']}", "tags": " ".join(dict.fromkeys(tags)),
             "readings": sc.get("readings", []), "given": given, "steps": steps}
 

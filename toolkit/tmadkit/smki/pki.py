@@ -253,10 +253,14 @@ class _Writer:
     def mkdir(self, path: Path, mode: int = 0o755) -> None:
         try:
             new = [p for p in (path, *path.parents) if not p.exists()]
+            if mode == 0o700 and path.is_dir() and path.stat().st_mode & 0o077:
+                # The user's own folder (--key-dir ~, /tmp): its mode is not ours to change.
+                raise InputError(f"the key directory can be read by others (mode {path.stat().st_mode & 0o7777:o}); "
+                                 "give a new directory or one only you can open", file=str(path))
             path.mkdir(mode=mode, parents=True, exist_ok=True)
             self.created.extend(reversed(new))
-            if mode == 0o700:
-                os.chmod(path, 0o700)  # mkdir's mode is filtered by umask and ignored if it existed
+            if mode == 0o700 and path in new:
+                os.chmod(path, 0o700)  # mkdir's mode is filtered by umask
         except OSError as exc:
             raise InputError(f"cannot create directory: {exc.strerror}", file=str(path)) from None
 

@@ -93,8 +93,13 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
     for bom, name in _OTHER_BOMS:
         if data.startswith(bom):
             fail("encoding", 0, f"file is {name}, not UTF-8")
+    # Without a byte order mark libxml2 would detect UTF-16 or UTF-32 from the first bytes itself.
+    if data[:4] in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
+        fail("encoding", 0, "file looks like UTF-32 without a byte order mark, not UTF-8")
     if data[:2] in (b"\x00<", b"<\x00"):
         fail("encoding", 0, "file looks like UTF-16 without a byte order mark, not UTF-8")
+    if b"\x00" in data[:4]:
+        fail("encoding", data.index(b"\x00"), "file has a NUL byte where it should start, not UTF-8")
     i = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     if not complete and len(data) < i + 9:
         return False                      # too little to classify the start yet
@@ -145,6 +150,7 @@ def _options(keep_comments: bool) -> dict:
         remove_pis=False,         # PIs are refused, not silently dropped
         collect_ids=False,        # nothing here is referenced by ID (Reference URI="" only)
         recover=False,
+        encoding="utf-8",         # libxml2 never guesses another encoding from the first bytes
     )
 
 

@@ -404,8 +404,17 @@ def _signed_info_verifies(profile: SignatureProfile, key: ec.EllipticCurvePublic
     exc-c14n(SignedInfo) under this key?  If so, the failure was the Reference digest."""
     signed_info = profile.element.find(_ds("SignedInfo"))
     octets = etree.tostring(signed_info, method="c14n", exclusive=True, with_comments=False)
+    return rs_verifies(key, profile.signature_value, octets)
+
+
+def rs_verifies(key: ec.EllipticCurvePublicKey, signature_value: bytes, octets: bytes) -> bool:
+    """Does an XMLDSig ECDSA-SHA256 SignatureValue (r||s, 32 octets each for P-256: XMLDSig 1.1
+    §6.4.3) sign these octets under this key?  Checked against Wycheproof's P1363 vectors."""
+    if len(signature_value) != 64:
+        return False
+    r, s = int.from_bytes(signature_value[:32], "big"), int.from_bytes(signature_value[32:], "big")
     try:
-        key.verify(encode_dss_signature(profile.r, profile.s), octets, ec.ECDSA(hashes.SHA256()))
+        key.verify(encode_dss_signature(r, s), octets, ec.ECDSA(hashes.SHA256()))
         return True
     except InvalidSignature:
         return False
