@@ -19,6 +19,7 @@ import pytest
 from tmadkit import conformance
 from tmadkit.authentication.witness import describes_file
 from tmadkit.cli import main
+from tmadkit.errors import TmadkitError
 from tmadkit.iut import contract
 from tmadkit.rules import load_all
 
@@ -254,3 +255,46 @@ def test_every_rule_actor_is_a_role_of_the_contract():
     schema = _json.loads((paths.rules_dir() / "rule.schema.json").read_text())
     actors = set(schema["$defs"]["actor"]["enum"]) - {"Authenticator"}
     assert actors <= set(contract.PARTY_ROLES), actors - set(contract.PARTY_ROLES)
+
+
+@pytest.mark.parametrize("body", ["raise RuntimeError('licence server down')", "x = (", None])
+def test_an_in_process_factory_that_fails_writes_nothing_and_says_why(tmp_path: Path, body):
+    impl = tmp_path / "impl.py"
+    impl.write_text("factory = 42\n" if body is None else f"def factory():\n    {body}\n")
+    out = tmp_path / "r"
+    with pytest.raises(TmadkitError, match="could not be opened") as err:
+        conformance.run(out, f"{impl}:factory", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"])
+    assert "impl.py" in str(err.value) or "factory" in str(err.value)
+    if body and "licence" in body:
+        assert "RuntimeError: licence server down" in str(err.value)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_junit_testcases_are_classed_by_their_feature_file(tmp_path: Path):
+    from lxml import etree
+
+    conformance.run(tmp_path, show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4 or TMAD_T5_10"])
+    cases = list(etree.parse(str(tmp_path / "junit.xml")).iter("testcase"))
+    assert len(cases) > 20
+    assert all(c.get("classname", "").startswith("features.tmad.") for c in cases), \
+        [c.get("name") for c in cases if not c.get("classname")][:3]
+
+
+def test_a_command_may_write_beside_its_input(tmp_path: Path):
+    side = tmp_path / "side.py"
+    side.write_text("import pathlib, runpy, sys\n"
+                    "pathlib.Path(sys.argv[1] + '.log').write_text('seen')\n"
+                    "runpy.run_module('tmadkit.iut.reference_cli', run_name='__main__')\n")
+    cmd = REFERENCE_CMD.replace("-m tmadkit.iut.reference_cli", str(side))
+    conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+                    iut_options={"cmd": cmd})
+    by = statuses(tmp_path / "r")
+    assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "soon"])
+def test_a_timeout_must_be_a_positive_number_of_seconds(tmp_path: Path, value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["conformance", "--iut-cmd", "x {file}", "--timeout", value, "--out", str(tmp_path / "r")])
+    assert exc.value.code == 2 and "timeout" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -139,7 +139,9 @@ def completed_run_files(junit: str, cucumber: str, results: dict) -> tuple[str, 
         for tag in feature.get("tags", []):
             tag["name"] = tag["name"] if tag["name"].startswith("@") else "@" + tag["name"]
         for element in feature.get("elements", []):
-            feature_of[element.get("id", "")] = feature.get("uri", "")
+            # pytest-bdd's element id carries the example's [params]; the testcase name is
+            # looked up without them
+            feature_of[element.get("id", "").partition("[")[0]] = feature.get("uri", "")
             for tag in element.get("tags", []):
                 tag["name"] = tag["name"] if tag["name"].startswith("@") else "@" + tag["name"]
     witness_of = {r["test"].rpartition("::")[2]: r.get("witness") for r in results.get("scenarios", [])}

@@ -87,11 +87,12 @@ def tmadkit_iut(pytestconfig: pytest.Config):
         _adapter = open_adapter(iut=opt("tmadkit_iut"), cmd=opt("tmadkit_iut_cmd"), inbox=opt("tmadkit_inbox"),
                             outbox=opt("tmadkit_outbox"), timeout=opt("tmadkit_timeout"),
                             declaration=opt("tmadkit_declaration"))
-    except (ValueError, ImportError, TmadkitError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a factory that raises anything cannot be run against
         # Not an error per scenario: without the implementation no scenario means anything.
         global open_error
-        open_error = str(exc)
-        pytest.exit(f"tmadkit: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+        known = isinstance(exc, (ValueError, ImportError, TmadkitError))
+        open_error = str(exc) if known else f"{opt('tmadkit_iut') or 'the implementation'}: {type(exc).__name__}: {exc}"
+        pytest.exit(f"tmadkit: {open_error}", returncode=pytest.ExitCode.USAGE_ERROR)
     return _adapter
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -15,6 +16,16 @@ from ._output import add_json_flag, emit_json
 HELP = "run the generated features against an implementation (default: the built-in reference) and write the report"
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a timeout is a positive number of seconds")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     iut = p.add_argument_group("implementation under test (tmadkit/iut/CONTRACT.md); default: the reference")
     iut.add_argument("--iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
@@ -25,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     iut.add_argument("--iut-outbox", type=Path, metavar="DIR", help="file exchange: its outbox (verdict files)")
     iut.add_argument("--iut-declaration", type=Path, metavar="FILE",
                      help="JSON: the roles, GroupIDs and TMAD versions it supports (the rest is not applicable)")
-    iut.add_argument("--timeout", type=float, metavar="SECONDS",
+    iut.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                      help="per scenario, for a command or file exchange (default 30); then it is an error")
     iut.add_argument("--tmad", "--tmad-version", dest="tmad_version", metavar="VERSION",
                      help="run that TMAD version's suite (e.g. 5.0, 5.1, 6.1F): its scenarios, under its values")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -66,7 +67,7 @@ class CommandAdapter:
             raise IUTError(f"no answer within {self.timeout:g} s (killed)", _output(argv, None, out, err)) from None
         finally:
             path.unlink(missing_ok=True)
-            folder.rmdir()
+            shutil.rmtree(folder, ignore_errors=True)   # and whatever the command wrote beside its input
         if proc.returncode not in (0, 1):
             raise IUTError(f"the command exited with {_code(proc.returncode)}; stderr: {_tail(err)}",
                            _output(argv, proc.returncode, out, err))
