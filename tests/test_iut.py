@@ -142,19 +142,25 @@ def test_a_hanging_command_is_killed_and_is_an_error(tmp_path: Path):
     assert "no answer within 1 s" in s["message"]
 
 
-def test_a_command_is_given_certificates_and_never_a_private_key(tmp_path: Path):
-    # With a CA's or a signer's key an implementation could sign "witnesses" of its own.
-    spy = tmp_path / "spy.py"
-    spy.write_text("import pathlib, runpy, sys\n"
-                   "pki = pathlib.Path(sys.argv[sys.argv.index('--pki') + 1])\n"
-                   "keys = [p.name for p in pki.rglob('*') if p.is_file() and b'PRIVATE KEY' in p.read_bytes()]\n"
-                   "certs = list(pki.rglob('*.pem'))\n"
-                   "if keys or not certs: sys.exit(f'keys {keys}, {len(certs)} certificates')\n"
-                   "runpy.run_module('tmadkit.iut.reference_cli', run_name='__main__')\n")
-    cmd = REFERENCE_CMD.replace("-m tmadkit.iut.reference_cli", str(spy))
+def _reference_after(tmp_path: Path, prelude: str) -> dict[str, list[dict]]:
+    """Run rule 5.9.4's scenarios against the reference command with `prelude` run first in the
+    command's own process (argv as the command gets it); the scenarios by status."""
+    script = tmp_path / "wrapped.py"
+    script.write_text("import pathlib, runpy, sys\n" + prelude
+                      + "runpy.run_module('tmadkit.iut.reference_cli', run_name='__main__')\n")
+    cmd = REFERENCE_CMD.replace("-m tmadkit.iut.reference_cli", str(script))
     conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
                     iut_options={"cmd": cmd})
-    by = statuses(tmp_path / "r")
+    return statuses(tmp_path / "r")
+
+
+def test_a_command_is_given_certificates_and_never_a_private_key(tmp_path: Path):
+    # With a CA's or a signer's key an implementation could sign "witnesses" of its own.
+    by = _reference_after(tmp_path, (
+        "pki = pathlib.Path(sys.argv[sys.argv.index('--pki') + 1])\n"
+        "keys = [p.name for p in pki.rglob('*') if p.is_file() and b'PRIVATE KEY' in p.read_bytes()]\n"
+        "certs = list(pki.rglob('*.pem'))\n"
+        "if keys or not certs: sys.exit(f'keys {keys}, {len(certs)} certificates')\n"))
     assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
 
 
@@ -281,14 +287,7 @@ def test_junit_testcases_are_classed_by_their_feature_file(tmp_path: Path):
 
 
 def test_a_command_may_write_beside_its_input(tmp_path: Path):
-    side = tmp_path / "side.py"
-    side.write_text("import pathlib, runpy, sys\n"
-                    "pathlib.Path(sys.argv[1] + '.log').write_text('seen')\n"
-                    "runpy.run_module('tmadkit.iut.reference_cli', run_name='__main__')\n")
-    cmd = REFERENCE_CMD.replace("-m tmadkit.iut.reference_cli", str(side))
-    conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
-                    iut_options={"cmd": cmd})
-    by = statuses(tmp_path / "r")
+    by = _reference_after(tmp_path, "pathlib.Path(sys.argv[1] + '.log').write_text('seen')\n")
     assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
 
 
