@@ -519,7 +519,8 @@ def test_an_existing_key_directory_others_can_read_is_refused_and_left_as_it_was
 
 def test_an_existing_private_key_directory_keeps_its_mode(tmp_path):
     mine = tmp_path / "mine"
-    mine.mkdir(mode=0o700)
-    os.chmod(mine, 0o500 | 0o200)       # 0700 with nothing for others, as the user set it
-    pki.init(tmp_path / "pki", now=NOW, key_dir=mine)
-    assert stat.S_IMODE(mine.stat().st_mode) == 0o700 and list(mine.glob("*.pem"))
+    mine.mkdir()
+    os.chmod(mine, 0o300)       # nothing for others, as the user set it (not 0700: it must not become that)
+    made = pki.init(tmp_path / "pki", now=NOW, key_dir=mine)
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o300
+    assert all(e.private_key.parent == mine and e.private_key.is_file() for e in made.entries)

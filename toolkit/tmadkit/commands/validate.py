@@ -136,9 +136,9 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
                        world=world)
     extra = _nest(args.fact)
     from ..authentication.procedure import Procedure
-    from ..common_validation.run import ruleset
+    from ..rules import tmad_rules
 
-    procedure = Procedure.load("authenticate", ruleset())   # the rules are read once for every step
+    procedure = Procedure.load("authenticate", tmad_rules())   # the rules are read once for every step
     results = []
     for path in args.files:
         received = ReceivedFile.read(path)

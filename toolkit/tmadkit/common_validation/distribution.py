@@ -22,9 +22,9 @@ COMMISSIONING_PARTY, RESPONSIBLE_SUPPLIER = "Commissioning Party", "Responsible 
 
 @lru_cache(maxsize=1)
 def procedure() -> Procedure:
-    from .run import ruleset
+    from ..rules import tmad_rules
 
-    return Procedure.load("mcf-processing", ruleset())
+    return Procedure.load("mcf-processing", tmad_rules())
 
 
 def applied_reading() -> str:

@@ -59,16 +59,11 @@ class InstallationResult:
         return {"chf": self.chf, "failed_checks": [f.to_dict() for f in self.failed_checks]}
 
 
-def ruleset():
-    """The TMAD rules: the DCC's procedures (Table 5.9, Table 5.10, Clause 5.10) use TMAD rules only."""
-    from ..rules import tmad_rules
-
-    return tmad_rules()
-
-
 @lru_cache(maxsize=1)
 def procedure() -> Procedure:
-    return Procedure.load(PROCEDURE, ruleset())
+    from ..rules import tmad_rules
+
+    return Procedure.load(PROCEDURE, tmad_rules())
 
 
 def plan() -> list[tuple[str, str, Any]]:

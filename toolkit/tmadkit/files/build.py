@@ -129,14 +129,13 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
-from .. import paths, rules
+from .. import rules
 from ..codegen import applicability_preds
 from ..errors import InputError
 from ..runtime import primitives
@@ -841,14 +840,9 @@ def _table_10_2() -> rules.RuleFile:
 def _chosen_readings() -> dict[str, str]:
     """The reading of each disputed question the Authenticator's procedure applies (its
     `readings:`): a file is named by that reading, not its rival."""
-    return _readings_in(str(paths.rules_dir()))
-
-
-@lru_cache(maxsize=4)
-def _readings_in(rules_folder: str) -> dict[str, str]:
     from ..authentication.procedure import Procedure
 
-    return dict(Procedure.load("authenticate", rules.tmad_rules()).readings)
+    return Procedure.load("authenticate", rules.tmad_rules()).readings
 
 
 def _holds(pred: Mapping, facts: Mapping) -> bool:

@@ -241,9 +241,10 @@ class Engine:
             s.put(Device(cid, eff["add_companion"], dev.status, None, None, dev.added_by, at, at))
             s.associate(dev.id, cid)
         elif "cascade" in eff:
-            # The Communications Hub's GPF follows its CHF (AC 2.4, 2.5: they are added and kept
-            # together); a meter joined to a GPF does not carry it along.
-            if dev.type != "CHF":
+            # A cascade stays within the Device's group: the Communications Hub's GPF follows its
+            # CHF (AC 2.4, 2.5: they are added and kept together); a meter joined to a GPF does
+            # not carry it along.
+            if self.machine.device_type(dev.type)["group"] != self.machine.device_type(eff["cascade"])["group"]:
                 return
             for other in dict.fromkeys([*before, *s.associated(dev.id)]):
                 o = s.get(other)
