@@ -87,6 +87,16 @@ def test_hostile_and_broken_files_are_rejected_at_the_right_step(pki, tmp_path, 
     assert r["failure"]["message"]
 
 
+def test_an_xml_1_1_file_is_rejected_at_5_9_1(pki, tmp_path, run):
+    """The XML declaration is not part of the signed (canonical) form, so a signed file relabelled
+    1.1 still verifies: only the parser's version check stops it."""
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    assert f.content.startswith(b"<?xml version='1.0'")
+    code, r = run(_write(tmp_path, f.name, f.content.replace(b"version='1.0'", b"version='1.1'", 1)))
+    assert code == 1 and (r["failure"]["step"], r["failure"]["rule"]) == ("5.9.1", "TMAD-T5.9-5.9.1")
+    assert f"{f.name}:1 at column 16 [TMAD:T5.9/5.9.1]: XML declaration says version='1.1'" in r["failure"]["message"]
+
+
 @pytest.mark.parametrize("signer, step, rule", [
     ("requesting-party-wrong-role", "5.9.3", "TMAD-T5.5-MCF-accept"),
     ("s1sp-migration-signing", "5.9.3", "TMAD-T5.5-MCF-accept"),

@@ -152,6 +152,38 @@ def test_other_encodings_refused(data, why):
         list(safe.stream_children(data, "a", "b", file="enc.xml"))
 
 
+@pytest.mark.parametrize("declaration", [b'<?xml version="1.1" encoding="UTF-8"?>',
+                                         b"<?xml version='1.1'?>",
+                                         b'\xef\xbb\xbf<?xml version="1.1"?>',
+                                         b'<?xml version = "1.5" standalone="yes"?>'])
+def test_only_xml_1_0_is_accepted(tmp_path, declaration):
+    """libxml2 parses a 1.1 (or 1.5) declaration as XML 1.1; migration files are XML 1.0."""
+    data = declaration + b"\n<a><b>x</b></a>"
+    f = tmp_path / "v11.xml"
+    f.write_bytes(data)
+    column = data.index(b"1.", data.index(b"version")) - data.startswith(b"\xef\xbb\xbf") * 3 + 1
+    for err in (refused("version", safe.parse_bytes, data, file="v11.xml"), refused("version", safe.parse_file, f)):
+        assert (err.line, err.column) == (1, column)
+        assert "version='1." in str(err) and "XML 1.0" in str(err)
+    with pytest.raises(XMLInputError, match="XML 1.0"):       # the streaming parser as well
+        list(safe.stream_children(data, "a", "b", file="v11.xml"))
+
+
+def test_a_byte_order_mark_is_not_a_column():
+    """Prolog errors count columns as libxml2 (and an editor) does: from after the BOM."""
+    data = b'<?xml version="1.0" encoding="latin1"?><a/>'
+    plain = refused("encoding", safe.parse_bytes, data, file="x.xml")
+    marked = refused("encoding", safe.parse_bytes, b"\xef\xbb\xbf" + data, file="x.xml")
+    assert (plain.line, plain.column) == (marked.line, marked.column) == (1, 20)
+
+
+def test_xml_1_0_with_or_without_a_declaration_is_fine():
+    for data in (b'<?xml version="1.0"?><a><b>x</b></a>', b"<?xml version='1.0' encoding='UTF-8'?><a><b>x</b></a>",
+                 b"<a><b>x</b></a>"):
+        assert safe.parse_bytes(data).getroot()[0].text == "x"
+        assert [el.text for el in safe.stream_children(data, "a", "b")] == ["x"]
+
+
 def test_utf8_with_bom_and_declaration_is_fine():
     tree = safe.parse_bytes(b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><a>\xc3\xa9</a>')
     assert tree.getroot().text == "\u00e9"

@@ -13,6 +13,12 @@ Migration files come from other parties, so they are parsed as hostile input:
   signed content that every check here would ignore: a place to smuggle data.
 * UTF-8 only, and only UTF-8 that decodes: byte order marks of other encodings
   and encoding declarations other than UTF-8 are refused.
+* XML 1.0 only: an XML declaration with any other version is refused.  The SMETS1
+  Migration Schema is W3C XML Schema 1.0, the signature's canonicalisations (Canonical
+  XML 1.0, Exclusive XML Canonicalization 1.0) are defined over XML 1.0, and the DCC's
+  own signed files declare 1.0.  libxml2 would parse "1.1" (and "1.5") as 1.1, which
+  allows characters and line ends XML 1.0 forbids: text other consumers read differently
+  or refuse.  A file without a declaration is XML 1.0 by definition.
 * Comments are removed by default.  The URI="" signature reference digests the
   document *without* comments, so comments are unsigned content; dropping them
   leaves the digest unchanged and means the tree callers read is exactly what
@@ -46,6 +52,8 @@ _OTHER_BOMS = (
 )
 _XML_WS = b" \t\r\n"
 _ENCODING_DECL = re.compile(rb"""\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+# VersionInfo comes first in an XML declaration; without it, libxml2 reports the declaration malformed.
+_VERSION_DECL = re.compile(rb"""[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
 _LIBXML_PLACE = re.compile(r",? line \d+, column \d+$")
 _CHUNK = 1 << 16
 _IN_ONE_CALL = 1 << 31   # libxml2 takes a memory buffer's length as an int
@@ -62,7 +70,7 @@ class XMLInputError(InputError):
     """An XML file that is not acceptable input.
 
     ``kind`` says why, for callers and tests: "doctype", "processing-instruction",
-    "encoding", "truncated", "empty", "not-well-formed", "unreadable".
+    "encoding", "version", "truncated", "empty", "not-well-formed", "unreadable".
     """
 
     def __init__(self, message: str, *, kind: str, file: str | None = None,
@@ -74,7 +82,10 @@ class XMLInputError(InputError):
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, offset) + 1
-    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    start = data.rfind(b"\n", 0, offset) + 1
+    if start == 0 and data.startswith(_UTF8_BOM):
+        start = len(_UTF8_BOM)    # as libxml2 and editors count: the byte order mark is no column
+    return line, offset - start + 1
 
 
 def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
@@ -82,9 +93,9 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
 
     Returns True once the root element's start is reached (or the input is
     exhausted, which the parser then reports), False if more bytes are needed.
-    Raises XMLInputError on a DOCTYPE, a processing instruction or a non-UTF-8
-    encoding.  This is a lexer for the four things a prolog may contain, not a
-    parser: well-formedness is left to libxml2.
+    Raises XMLInputError on a DOCTYPE, a processing instruction, a non-UTF-8
+    encoding or an XML version other than 1.0.  This is a lexer for the four things
+    a prolog may contain, not a parser: well-formedness is left to libxml2.
     """
     def fail(kind: str, offset: int, message: str):
         line, col = _line_col(data, offset)
@@ -108,6 +119,13 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
         end = data.find(b"?>", i)
         if end < 0:
             return complete
+        v = _VERSION_DECL.match(data, i + 5, end)
+        if v:
+            version = (v.group(1) or v.group(2) or b"").decode("ascii", "replace")
+            if version != "1.0":
+                fail("version", v.start(v.lastindex),
+                     f"XML declaration says version={version!r}; files must be XML 1.0 (the SMETS1 "
+                     "Migration Schema and the signature's canonicalisation are defined for XML 1.0)")
         m = _ENCODING_DECL.search(data, i, end)
         if m:
             enc = (m.group(1) or m.group(2) or b"").decode("ascii", "replace")
