@@ -207,6 +207,22 @@ def test_wal_and_full_sync_and_durable_across_reopen(tmp_path):
         assert not s.check_and_record(**KEY, counter=99, at=AT + SECOND).accepted
 
 
+def test_create_when_written_makes_nothing_until_a_counter_is_stored(tmp_path):
+    path = tmp_path / "state" / "c.db"
+    with CounterStore(path, create_when_written=True) as s:
+        assert s.stored(**KEY) == [] and not (tmp_path / "state").exists()
+        with pytest.raises(CounterRangeError):
+            s.check_and_record(**KEY, counter=-1, at=AT)
+        assert not (tmp_path / "state").exists()
+        assert s.check_and_record(**KEY, counter=7, at=AT).accepted
+    with CounterStore(path, create_when_written=True) as s:       # there now: opened, and remembered
+        assert [c.counter for c in s.stored(**KEY)] == [7]
+        assert not s.check_and_record(**KEY, counter=7, at=AT + SECOND).accepted
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):                    # an unusable one is reported at once
+        CounterStore(path, create_when_written=True)
+
+
 def test_waits_for_a_locked_database_instead_of_failing(tmp_path):
     path = tmp_path / "c.db"
     with CounterStore(path, busy_timeout=10) as s:

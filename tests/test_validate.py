@@ -180,6 +180,28 @@ def test_a_bad_argument_anywhere_stops_the_run_before_any_file_is_consumed(pki, 
     assert main(base) == 0                                          # and the file is still fresh
 
 
+def test_a_rejected_or_malformed_file_leaves_no_state_behind(pki, tmp_path, capsys):
+    f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
+    malformed = _write(tmp_path, "MCF_malformed.xml", b"<?xml version='1.0'?>\n<MigrationCommon")
+    forged = _write(tmp_path, "MCF_forged.xml", tamper(f.content, "flip-signature-byte"))
+    state = tmp_path / "fresh" / "state"
+
+    def validate(*paths: Path) -> int:
+        return main(["validate", *map(str, paths), "--as", "DCC", "--pki", str(pki.dir), "--state", str(state),
+                     "--at", AT])
+
+    assert validate(malformed) == 1 and validate(forged) == 1 and validate(malformed, forged) == 1
+    assert "REJECTED MCF_malformed.xml at step 5.9.1" in capsys.readouterr().out
+    assert not (tmp_path / "fresh").exists()          # no folder, no database, no counter
+    state.mkdir(parents=True)
+    assert validate(malformed, forged) == 1
+    assert list(state.iterdir()) == []                # an existing folder is left as it was
+    good = _write(tmp_path, f.name, f.content)
+    assert validate(good) == 0                        # the first counter creates the store
+    assert (state / "counters.sqlite").is_file()
+    assert validate(good) == 1 and "5.9.5" in capsys.readouterr().out     # and it is used
+
+
 def test_a_state_that_is_not_a_database_is_one_line(pki, tmp_path, capsys):
     f = build({"type": "MCF", "installations": 1}, pki, now=NOW)
     good = _write(tmp_path, f.name, f.content)

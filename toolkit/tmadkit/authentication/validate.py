@@ -69,8 +69,10 @@ def load_context(authenticator: str, *, pki_dir: Path | None, state_dir: Path, a
             pki_mod.load(pki_dir).load_into(registry)
         else:
             merge_pki(registry, pki_mod.load(pki_dir))
-    state_dir.mkdir(parents=True, exist_ok=True)
-    return AuthContext(authenticator, registry, CounterStore(state_dir / "counters.sqlite"), at)
+    # The state folder and database are made when the first counter is stored: a run that rejects
+    # every file (or fails on its input) leaves no trace of itself.
+    return AuthContext(authenticator, registry,
+                       CounterStore(state_dir / "counters.sqlite", create_when_written=True), at)
 
 
 def merge_pki(registry, pki) -> None:

@@ -174,28 +174,21 @@ class CounterStore:
     """
 
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0,
-                 window: timedelta = WINDOW):
+                 window: timedelta = WINDOW, create_when_written: bool = False):
+        """``create_when_written``: a database that is not there yet is created (with its
+        folder) by the first write, not now, so an Authenticator that stores no counter (every
+        file rejected before the anti-replay step) leaves nothing behind.  A database that is
+        there is opened now either way, so one that is not usable is reported before any work."""
         self.path = str(path)
         # The window is Table 5.9's 60 days; it is a parameter because rules carry the value
         # per TMAD version rather than trusting a constant here.
         self.window = window
         self._window_us = (window.days * 86400 + window.seconds) * 1_000_000 + window.microseconds
-        # isolation_level=None: the sqlite3 module must not open transactions behind our
-        # back; every transaction below is an explicit BEGIN IMMEDIATE ... COMMIT.
-        # timeout= installs SQLite's busy handler, so a writer that finds the file locked
-        # waits (up to busy_timeout) instead of failing with "database is locked".
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
-                                     check_same_thread=False)
         self._lock = threading.Lock()
         self._busy_timeout = busy_timeout
-        # WAL: readers (stored(), reports) never block the writer and vice versa.
-        self.journal_mode = self._retry_busy(
-            lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
-        # synchronous=FULL: in WAL mode NORMAL syncs only at checkpoints, so a commit can
-        # be lost on power failure *after* we told the caller "accepted"; FULL fsyncs the
-        # WAL at every commit, so an accepted counter is on disk before we return.
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._write(self._create_schema)
+        self._conn: sqlite3.Connection | None = None
+        if not (create_when_written and self._absent()):
+            self._open()
 
     # -- public API ------------------------------------------------------------------
 
@@ -253,6 +246,10 @@ class CounterStore:
         """Every Stored Counter held for the key, oldest first (expired ones included)."""
         kind, authenticator, party_id = self._key(authenticator, file_type, party_id)
         with self._lock:
+            if self._conn is None:
+                if self._absent():
+                    return []           # not created yet: nothing stored
+                self._open()            # created since, by another process
             rows = self._conn.execute(
                 "SELECT counter, created_us FROM stored_counter"
                 " WHERE authenticator=? AND file_type=? AND party_id=? ORDER BY created_us, id",
@@ -261,7 +258,8 @@ class CounterStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
 
     def __enter__(self) -> CounterStore:
         return self
@@ -270,6 +268,28 @@ class CounterStore:
         self.close()
 
     # -- internals -------------------------------------------------------------------
+
+    def _absent(self) -> bool:
+        return self.path != ":memory:" and not Path(self.path).exists()
+
+    def _open(self) -> None:
+        """Connect, creating the database (and its folder) if it is not there."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: the sqlite3 module must not open transactions behind our
+        # back; every transaction below is an explicit BEGIN IMMEDIATE ... COMMIT.
+        # timeout= installs SQLite's busy handler, so a writer that finds the file locked
+        # waits (up to busy_timeout) instead of failing with "database is locked".
+        self._conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+                                     check_same_thread=False)
+        # WAL: readers (stored(), reports) never block the writer and vice versa.
+        self.journal_mode = self._retry_busy(
+            lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        # synchronous=FULL: in WAL mode NORMAL syncs only at checkpoints, so a commit can
+        # be lost on power failure *after* we told the caller "accepted"; FULL fsyncs the
+        # WAL at every commit, so an accepted counter is on disk before we return.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._transaction(self._create_schema)
 
     @staticmethod
     def _key(authenticator: str, file_type: str, party_id: str) -> tuple[CounterKind, str, str]:
@@ -288,15 +308,21 @@ class CounterStore:
         busy error that the busy handler does not retry.
         """
         with self._lock:
-            self._retry_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"))
-            try:
-                result = body(self._conn)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            return result
+            if self._conn is None:
+                self._open()            # the first write of a store made with create_when_written
+            return self._transaction(body)
+
+    def _transaction(self, body):
+        """``_write`` without the lock (the caller holds it, or nobody else can see the store yet)."""
+        self._retry_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+        try:
+            result = body(self._conn)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        return result
 
     def _retry_busy(self, op):
         """Retry ``op`` on "database is locked" until busy_timeout has passed.
