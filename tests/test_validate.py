@@ -1,6 +1,7 @@
 """`tmadkit validate`: Table 5.9 in order, first failure wins, with real files, PKI and Stored Counters."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from pathlib import Path
@@ -9,8 +10,9 @@ import pytest
 
 from tmadkit.cli import main
 from tmadkit.files.build import build
-from tmadkit.files.tamper import tamper
+from tmadkit.files.tamper import resign_with, tamper
 from tmadkit.smki import pki as pki_mod
+from tmadkit.xml.schema import NAMESPACE
 
 NOW = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
 AT = "2026-03-01T12:30:00+00:00"
@@ -95,6 +97,38 @@ def test_an_xml_1_1_file_is_rejected_at_5_9_1(pki, tmp_path, run):
     code, r = run(_write(tmp_path, f.name, f.content.replace(b"version='1.0'", b"version='1.1'", 1)))
     assert code == 1 and (r["failure"]["step"], r["failure"]["rule"]) == ("5.9.1", "TMAD-T5.9-5.9.1")
     assert f"{f.name}:1 at column 16 [TMAD:T5.9/5.9.1]: XML declaration says version='1.1'" in r["failure"]["message"]
+
+
+G = bytes.fromhex("046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+                  "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")   # P-256's base point
+
+
+@pytest.mark.parametrize("point, reason", [
+    (G[:-1] + b"\xf4", "the point is not on the curve P-256"),
+    (b"\x04" + bytes(64), "the point is not on the curve P-256"),
+    (b"\x07" + G[1:], "first octet 0x07 (hybrid form), required 0x04"),
+], ids=["off-curve", "zero", "hybrid"])
+@pytest.mark.parametrize("authenticator", ["DCC", "DCO"])
+def test_an_mef_public_key_off_the_curve_or_not_uncompressed_is_refused(pki, tmp_path, run, point, reason,
+                                                                         authenticator):
+    """Signed, schema-valid (65 octets), but not Table 11.3B's uncompressed P-256 point."""
+    f = build({"type": "MEF", "group_id": "DA", "installations": 1}, pki, now=NOW)
+
+    def second_key(root):
+        root.xpath("(//m:PublicKey)[2]", namespaces={"m": NAMESPACE})[0].text = base64.b64encode(point).decode()
+
+    path = _write(tmp_path, f.name, resign_with(f.content, pki, None, second_key))
+    code, r = run(path, authenticator)
+    assert code == 1 and not r["accepted"]
+    failure = r["failure"]
+    assert (failure["step"], failure["rule"], failure["clause"]) == (
+        "5.9.1", "TMAD-T11.3B-PublicKey", "TMAD:T11.3B/PublicKey within SUAKeyDetails")
+    line = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "<PublicKey>" in text][1]
+    assert failure["message"].startswith(f"{f.name}:{line}: /MigrationGroupEncrypted/SMETS1Installation/"
+                                         f"SUAKeyDetails[2]/PublicKey is not the uncompressed form of a P-256 public key")
+    assert reason in failure["message"]
+    code, r = run(_write(tmp_path, f.name, f.content), authenticator)     # the file as built: real points
+    assert code == 0 and r["accepted"], r["failure"]
 
 
 @pytest.mark.parametrize("signer, step, rule", [

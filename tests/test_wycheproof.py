@@ -4,6 +4,10 @@ place from TMADKIT_VECTORS (tests skip, naming the file, when they are absent).
 - ECDSA P-256 / SHA-256, r||s (P1363): tmadkit.xml.signature.rs_verifies, the form of an XMLDSig
   SignatureValue (its 64-octet gate included).
 - ECDSA P-256 / SHA-256, DER: the call the SMKI registry makes to check a certificate's signature.
+- P-256 point decoding (the ECDH "ecpoint" file, its public keys only):
+  tmadkit.runtime.files.p256_public_key, the check of an MEF's SUAKeyDetails PublicKey (Table 11.3B).
+  Every point Wycheproof calls valid is accepted, every invalid one refused, and the compressed
+  point it calls acceptable is refused: Table 11.3B allows only the uncompressed form.
 - AES key wrap (RFC 3394) and AES-GCM: the pyca/cryptography calls an MEF's wrapped keys and
   encrypted key material need.  tmadkit does not decrypt MEF content yet (its builder writes
   filler ciphertext); these pin the library's behaviour on the vectors, 16-octet GCM IVs included
@@ -25,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from tmadkit.runtime.files import p256_public_key
 from tmadkit.xml.signature import rs_verifies
 
 from _vectors import vector
@@ -70,6 +75,23 @@ def test_ecdsa_p256_sha256_der_as_the_registry_checks_certificates():
 
     seen = _check(_cases("ecdsa_secp256r1_sha256_test.json"), run)
     assert sum(seen.values()) == 484
+
+
+def test_p256_points_as_an_mef_public_key_is_checked():
+    def run(group, test):
+        try:
+            p256_public_key(bytes.fromhex(test["public"]))
+            return True
+        except ValueError:
+            return False
+
+    cases = _cases("ecdh_secp256r1_ecpoint_test.json")
+    seen = _check(cases, run)
+    assert sum(seen.values()) == 355
+    # pyca/cryptography accepts the compressed form ("acceptable"); the TMAD does not
+    compressed = [t for _, t in cases if "CompressedPoint" in t["flags"]]
+    assert compressed and not any(run(None, t) for t in compressed)
+    assert any("InvalidCurveAttack" in t["flags"] for _, t in cases)
 
 
 def test_aes_key_wrap():

@@ -7,12 +7,15 @@ certificate registry's Confirm Validity.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 from ..xml import safe, schema, signature
@@ -128,19 +131,21 @@ def _named_descendants(select: str) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
+def _selected(root: etree._Element, select: str):
+    # A large MCF has hundreds of thousands of DeviceIDs: a plain list of names is iterated in
+    # C, any other XPath is compiled once.
+    names = _named_descendants(select)
+    return root.iter(*names) if names else _xpath(select)(root)
+
+
 def xpath_text(facts: Mapping[str, Any], *, file: str, select: str, pattern: str) -> Result:
     """Every element the XPath selects has text matching the pattern (e.g. a Table 10.1 format)."""
     received = _received(facts, file)
     if received.parse_error is not None:
         return Result(False, f"{received.name} cannot be parsed: {received.parse_error}")
-    # A large MCF has hundreds of thousands of DeviceIDs: a plain list of names is iterated in
-    # C, any other XPath is compiled once.
-    root = received.tree.getroot()
-    names = _named_descendants(select)
-    nodes = root.iter(*names) if names else _xpath(select)(root)
     fullmatch = re.compile(pattern).fullmatch
     count = 0
-    for node in nodes:
+    for node in _selected(received.tree.getroot(), select):
         count += 1
         # type() first: building each element's namespaced .tag costs more than the match
         text = ((node.text or "").strip() if type(node) is _ELEMENT or isinstance(node.tag, str)
@@ -149,3 +154,45 @@ def xpath_text(facts: Mapping[str, Any], *, file: str, select: str, pattern: str
             where = f"line {node.sourceline}" if hasattr(node, "sourceline") else select
             return Result(False, f"{etree.QName(node).localname} at {where} is {text!r}, required to match /{pattern}/")
     return Result(True, f"{count} element(s) selected by {select} match /{pattern}/")
+
+
+P256_POINT_OCTETS = 65     # 0x04 || X || Y, len(X) = len(Y) = 32 (Table 11.3B)
+_XML_WS = re.compile(r"[ \t\r\n]+")
+
+
+def p256_public_key(octets: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key whose uncompressed form (0x04 || X || Y) is ``octets``; ValueError
+    saying why not.  pyca/cryptography refuses a point off the curve, but accepts the
+    compressed form (0x02/0x03 || X) too, which Table 11.3B does not allow: the length and the
+    first octet are checked here, first.  The point at infinity has no 65-octet encoding."""
+    if len(octets) != P256_POINT_OCTETS:
+        raise ValueError(f"{len(octets)} octet(s), required {P256_POINT_OCTETS} (0x04 || X || Y)")
+    if octets[0] != 0x04:
+        form = "compressed" if octets[0] in (2, 3) else "hybrid" if octets[0] in (6, 7) else "unknown"
+        raise ValueError(f"first octet 0x{octets[0]:02x} ({form} form), required 0x04 (the uncompressed form)")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), octets)
+    except ValueError:
+        raise ValueError("the point is not on the curve P-256") from None
+
+
+def p256_public_keys(facts: Mapping[str, Any], *, file: str, select: str) -> Result:
+    """Every element the XPath selects holds the Base64 of an uncompressed P-256 public key on
+    the curve (Table 11.3B PublicKey).  An empty element is left to the check that looks for
+    empty ones (Table 16.7 step 16.7.5), as the schema leaves it."""
+    received = _received(facts, file)
+    if received.parse_error is not None:
+        return Result(False, f"{received.name} cannot be parsed: {received.parse_error}")
+    count = 0
+    for node in _selected(received.tree.getroot(), select):
+        text = _XML_WS.sub("", node.text or "")        # xs:base64Binary allows whitespace
+        if not text:
+            continue
+        count += 1
+        try:
+            p256_public_key(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            reason = "not Base64" if isinstance(exc, binascii.Error) else str(exc)
+            return Result(False, f"{received.name}:{node.sourceline}: {schema.element_path(node)} is not the "
+                                 f"uncompressed form of a P-256 public key: {reason}")
+    return Result(True, f"{count} public key(s) selected by {select} are uncompressed P-256 points on the curve")

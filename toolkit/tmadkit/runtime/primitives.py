@@ -225,7 +225,8 @@ from .common_validation import (  # noqa: E402,F401 - generated code calls them 
     epc_eligible, group_allowed, most_recently_joined, no_failed_checks, no_registration_change,
     not_in_inventory, null_certificate_id, registered_party, same_members, same_party_ids,
     supplier_ids_one_party, wan_contact_within)
-from .files import certificate_valid, signature_verifies, xml_valid, xpath_text  # noqa: E402 - registered below
+from .files import (  # noqa: E402 - registered below
+    certificate_valid, p256_public_keys, signature_verifies, xml_valid, xpath_text)
 
 # The registry the generator and the schema test read.  Values: the function and the
 # names of its arguments as they appear in rule files.
@@ -243,6 +244,7 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "signature_verifies": signature_verifies,
     "certificate_valid": certificate_valid,
     "xpath_text": xpath_text,
+    "p256_public_keys": p256_public_keys,
     "within_hours": within_hours,
     **_COMMON_VALIDATION,   # Table 5.10, Clauses 5.8, 4.34A, 4.44A, 5.12 (common_validation.py)
 }

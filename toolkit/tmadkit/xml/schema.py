@@ -192,7 +192,7 @@ def _friendly(message: str) -> str:
     return _CLARK.sub(lambda m: _short(m.group(0)), message).strip()
 
 
-def _element_path(el: etree._Element) -> str:
+def element_path(el: etree._Element) -> str:
     """/MigrationCommon/SMETS1Installation[2]/ESMEDetail/ImportMPAN (index only when needed)."""
     steps = []
     while el is not None:
@@ -229,7 +229,7 @@ def _from_log(entry, root: etree._Element, file: str | None) -> SchemaError:
     e = _EXPECTED.search(msg)
     expected = tuple(_short(x) for x in e.group(1).split(", ")) if e else ()
     el = _resolve(root, getattr(entry, "path", None))
-    path = _element_path(el) if el is not None else getattr(entry, "path", None)
+    path = element_path(el) if el is not None else getattr(entry, "path", None)
     return SchemaError(
         message=_friendly(msg), line=entry.line or None, column=entry.column or None,
         path=path, element=element, attribute=a.group(1) if a else None,
@@ -306,7 +306,7 @@ def _apply_aliases(root: etree._Element, owned: bool,
         message=f"{etree.QName(el).localname} read as {COUNTER_ALIASES[etree.QName(el).localname]}: "
                 "the TMAD spells the counter both ways (tmad-text-defects #1); the schema "
                 "uses the Table 10.1 / 10.2 spelling (spec/schemas/README.md D1)",
-        line=el.sourceline, path=_element_path(el), element=etree.QName(el).localname,
+        line=el.sourceline, path=element_path(el), element=etree.QName(el).localname,
         kind="alias", severity="warning", file=file, clause="TMAD:T10.1") for el in hits]
     if not owned:
         # Never rename in a caller's tree: validate a copy (line numbers are kept).
