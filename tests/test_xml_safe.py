@@ -221,6 +221,26 @@ def test_not_well_formed_and_empty(tmp_path):
     refused("not-well-formed", safe.parse_bytes, b"<a>&nbsp;</a>", file="entity.xml")
 
 
+@pytest.mark.parametrize("data, line, kind, says, not_said", [
+    # valid UTF-8 of a control character: a character XML forbids, not an encoding problem
+    (b"<a>\n<b>\x01</b></a>", 2, "not-well-formed", "a character XML 1.0 does not allow", "UTF-8"),
+    # text before the root element: not an empty file
+    (b"MCF follows\n<a/>", 1, "not-well-formed", "Start tag expected", "no XML document"),
+    # a declaration after a blank line: not a processing instruction
+    (b'\n<?xml version="1.0"?><a/>', 2, "not-well-formed", "XML declaration is allowed only at the very start",
+     "processing instruction"),
+    # libxml2 follows this message with the section's text: the error stays one line, without it
+    (b"<a>\n<![CDATA[sender's text\nmore", 3, "truncated", "CData section not finished", "sender's text"),
+], ids=["control-character", "text-before-root", "late-declaration", "unfinished-cdata"])
+def test_messages_say_what_is_wrong(tmp_path, data, line, kind, says, not_said):
+    f = tmp_path / "m.xml"
+    f.write_bytes(data)
+    for err in (refused(kind, safe.parse_bytes, data, file="m.xml"), refused(kind, safe.parse_file, f)):
+        assert says in str(err) and not_said not in str(err) and "\n" not in str(err), str(err)
+        assert err.line == line and err.column
+    refused("empty", safe.parse_bytes, b'<?xml version="1.0"?>\n  \n', file="blank.xml")   # this one is empty
+
+
 def test_unreadable_file(tmp_path):
     err = refused("unreadable", safe.parse_file, tmp_path / "missing.xml")
     assert isinstance(err, InputError) and "missing.xml" in str(err)

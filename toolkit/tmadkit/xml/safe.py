@@ -61,7 +61,8 @@ _LARGE = 64 << 20        # bytes of document from which its tree is large (alloc
 
 # libxml2 error codes that mean "the input stopped too early" or "bad bytes".
 _TRUNCATED_CODES = {77}          # XML_ERR_TAG_NOT_FINISHED ("Premature end of data")
-_ENCODING_CODES = {9, 81}        # XML_ERR_INVALID_CHAR, XML_ERR_INVALID_ENCODING
+_ENCODING_CODES = {81}           # XML_ERR_INVALID_ENCODING: bytes that are not UTF-8
+_CHAR_CODES = {9}                # XML_ERR_INVALID_CHAR: valid UTF-8 of a character XML 1.0 forbids
 _NOT_TRUNCATION_CODES = {4, 5, 76}  # empty, extra content, tag mismatch: even at the end
 _EMPTY_CODES = {4}               # XML_ERR_DOCUMENT_EMPTY
 
@@ -146,6 +147,9 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
             if end < 0:
                 return complete
             i = end + 3
+        elif data.startswith(b"<?xml", i) and data[i + 5:i + 6] in (b" ", b"\t", b"\r", b"\n", b"?"):
+            fail("not-well-formed", i, "an XML declaration is allowed only at the very start of the file "
+                                       "(nothing, not even a blank line, may come before it)")
         elif data.startswith(b"<?", i):
             fail("processing-instruction", i, "processing instructions are not allowed")
         elif data.startswith(b"<!", i):
@@ -209,7 +213,9 @@ def _read_chunks(fh):
 def _syntax_error(exc: etree.XMLSyntaxError, file: str | None,
                   end: tuple[int, int]) -> XMLInputError:
     line, col = exc.position if exc.position else (exc.lineno, None)
-    msg = _LIBXML_PLACE.sub("", exc.msg or str(exc))
+    # Some messages go on, after a line break, with the file's own text (an unfinished CDATA
+    # section): the error stays one line, and does not repeat what the sender wrote.
+    msg = _LIBXML_PLACE.sub("", exc.msg or str(exc)).partition("\n")[0].rstrip()
     # An error reported at the very end of the input means the document stopped
     # before it was complete: say so, it is the usual cause (interrupted transfer).
     at_end = line > end[0] or (line == end[0] and (col or 0) >= end[1] - 1)
@@ -218,7 +224,11 @@ def _syntax_error(exc: etree.XMLSyntaxError, file: str | None,
         kind, msg = "truncated", f"not well-formed: {msg} (the file ends early: truncated?)"
     elif exc.code in _ENCODING_CODES:
         kind, msg = "encoding", f"not valid UTF-8: {msg}"
-    elif exc.code in _EMPTY_CODES:
+    elif exc.code in _CHAR_CODES:
+        kind, msg = "not-well-formed", f"not well-formed: a character XML 1.0 does not allow: {msg}"
+    elif exc.code in _EMPTY_CODES and at_end:
+        # Only when nothing but the prolog came before the end: "Start tag expected" at text
+        # before the root element is not an empty file.
         kind, msg = "empty", f"no XML document: {msg}"
     else:
         kind, msg = "not-well-formed", f"not well-formed: {msg}"
