@@ -218,3 +218,157 @@ def test_a_chf_is_withdrawn_by_update_inventory_with_its_gpf_and_not_by_service_
     out = e.apply("update-inventory-withdrawn", "CHF-1", "Responsible Supplier")
     assert (out.rule, out.status, e.store.get("GPF-1").status) == ("AC-2.2-inventory-CHF-withdrawn", "withdrawn",
                                                                    "withdrawn")
+
+
+# --- the audit's findings: join target types, the from-states of AC 4.3(c) and 4.4, AC 3.9 ------------
+
+def _join_setup(e: Engine, target: str, ttype: str, device: str = "PPMID-1", dtype: str = "PPMID",
+                status: str = "installed-not-commissioned") -> None:
+    e.add("CHF-1", "CHF", "commissioned")
+    if target != "CHF-1":
+        e.add(target, ttype, "commissioned", associated=["CHF-1"])
+    e.add(device, dtype, status, associated=["CHF-1"])
+
+
+@pytest.mark.parametrize("reading", ["AC-4.9-4.10-target-pairing", "AC-4.6c-target-type"])
+@pytest.mark.parametrize("device, dtype, target, ttype", [
+    ("PPMID-1", "PPMID", "CHF-1", "CHF"),          # a CHF has no Device Log a Device is joined to (AC 4.5)
+    ("HCALCS-1", "HCALCS", "PPMID-T", "PPMID"),   # nor has a Type 1 Device
+    ("GPF-1", "GPF", "IHD-T", "IHD"),
+])
+def test_a_join_to_a_device_that_is_not_a_smart_meter_or_gpf_is_refused_under_either_reading(
+        reading, device, dtype, target, ttype):
+    e = engine(readings={"join-target-type": reading})
+    _join_setup(e, target, ttype, device, dtype)
+    out = e.apply("join-service", device, "Responsible Supplier", {"target": target})
+    assert (out.result, out.status) == ("refused", "installed-not-commissioned"), out.detail
+    assert reading in out.refused_by and e.store.associated(device) == ["CHF-1"]
+
+
+@pytest.mark.parametrize("device, dtype, target, ttype", [
+    ("PPMID-1", "PPMID", "GSME-T", "GSME"),        # AC 4.9: a Type 1 Device joins an ESME or a GPF
+    ("GPF-1", "GPF", "ESME-T", "ESME"),            # AC 4.10: a GPF joins a Gas Smart Meter
+])
+def test_the_two_readings_of_which_smart_meter_or_gpf_a_device_is_joined_to(device, dtype, target, ttype):
+    pairing = engine(readings={"join-target-type": "AC-4.9-4.10-target-pairing"})
+    literal = engine(readings={"join-target-type": "AC-4.6c-target-type"})
+    for e in (pairing, literal):
+        _join_setup(e, target, ttype, device, dtype)
+    refused = pairing.apply("join-service", device, "Responsible Supplier", {"target": target})
+    assert refused.result == "refused" and refused.refused_by == ["AC-4.9-4.10-target-pairing"]
+    joined = literal.apply("join-service", device, "Responsible Supplier", {"target": target})
+    assert (joined.result, joined.status, joined.rule) == ("transitioned", "commissioned", "AC-4.7b-joined-commissioned")
+
+
+def test_a_type2_device_is_joined_only_to_an_electricity_smart_meter_or_a_gpf():
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("GSME-1", "GSME", "commissioned", associated=["CHF-1"])
+    e.add("ESME-1", "ESME", "commissioned", associated=["CHF-1"])
+    e.add("IHD-1", "IHD", "no-status", associated=["CHF-1"])
+    out = e.apply("join-service", "IHD-1", "Responsible Supplier", {"target": "GSME-1"})
+    assert out.refused_by == ["AC-4.8b-type2-target-type"] and "GSME-1" not in e.store.associated("IHD-1")
+    assert e.apply("join-service", "IHD-1", "Responsible Supplier", {"target": "ESME-1"}).result == "transitioned"
+
+
+@pytest.mark.parametrize("status", ["whitelisted", "installed-not-commissioned", "commissioned"])
+def test_ac_4_3c_whitelists_a_device_in_any_status_the_sr_status_check_allows(status):
+    # AC 4.3(c) names no from-state; both readings of the whitelist-from dispute agree on these.
+    for reading in ("AC-4.3-meter-whitelisted-any-status", "AC-4.3-SR-status-check"):
+        e = engine(readings={"whitelist-from": reading})
+        e.add("CHF-1", "CHF", "commissioned")
+        e.add("ESME-1", "ESME", status)
+        out = e.apply("update-han-device-log-add", "ESME-1", "Responsible Supplier", {"chf": "CHF-1", "mpxn": "1"})
+        assert (out.result, out.status, out.rule) == ("transitioned", "whitelisted", "AC-4.3-meter-whitelisted")
+
+
+@pytest.mark.parametrize("dtype, rule", [("GSME", "AC-4.3-meter-whitelisted-any-status"),
+                                         ("HCALCS", "AC-4.3-type1-whitelisted-any-status")])
+def test_the_readings_of_ac_4_3c_for_a_device_the_sr_status_check_excludes(dtype, rule):
+    as_written = engine(readings={"whitelist-from": rule})      # either rule of the reading chooses it
+    checked = engine(readings={"whitelist-from": "AC-4.3-SR-status-check"})
+    for e in (as_written, checked):
+        e.add("CHF-1", "CHF", "commissioned")
+        e.add("D-1", dtype, "suspended", prior="commissioned")
+    out = as_written.apply("update-han-device-log-add", "D-1", "Responsible Supplier", {"chf": "CHF-1"})
+    assert (out.result, out.status, out.rule) == ("transitioned", "whitelisted", rule)
+    out = checked.apply("update-han-device-log-add", "D-1", "Responsible Supplier", {"chf": "CHF-1"})
+    assert (out.result, out.status, out.refused_by) == ("refused", "suspended", ["AC-4.3-SR-status-check"])
+
+
+@pytest.mark.parametrize("status", ["pending", "installed-not-commissioned", "decommissioned", "withdrawn",
+                                    "suspended", "recovery", "recovered"])
+def test_the_readings_of_ac_4_4_for_a_device_that_is_not_whitelisted(status):
+    as_written = engine(readings={"installed-from": "AC-4.4-installed-any-status"})
+    after_log = engine(readings={"installed-from": "AC-4.4-only-after-whitelisting"})
+    for e in (as_written, after_log):
+        e.add("CHF-1", "CHF", "commissioned")
+        e.add("PPMID-1", "PPMID", status, prior="commissioned" if MACHINE.remembers(status) else None,
+              associated=["CHF-1"])
+    out = as_written.apply("chf-han-connected", "PPMID-1", "Communications Hub Function")
+    assert (out.result, out.status) == ("transitioned", "installed-not-commissioned"), out.detail
+    out = after_log.apply("chf-han-connected", "PPMID-1", "Communications Hub Function")
+    assert (out.result, out.status, out.refused_by) == ("refused", status, ["AC-4.4-only-after-whitelisting"])
+
+
+def test_ac_4_4_never_moves_a_commissioned_device():
+    for reading in ("AC-4.4-installed-any-status", "AC-4.4-only-after-whitelisting"):
+        e = engine(readings={"installed-from": reading})
+        e.add("ESME-1", "ESME", "commissioned")
+        assert e.apply("chf-han-connected", "ESME-1", "Communications Hub Function").status == "commissioned"
+
+
+@pytest.mark.parametrize("event, device, params", [
+    ("commission-device", "ESME-1", {}),
+    ("commission-device", "ESME-1", {"smets1": False}),
+    ("join-service", "PPMID-1", {"target": "ESME-T"}),
+])
+def test_ac_3_9_cannot_be_bypassed_by_an_event_that_omits_smets1(event, device, params):
+    # The Device was added as a SMETS1 Device; the SMI records it, so a later request that does not
+    # repeat (or denies) it is still refused until the DCC holds the AC 3.8 confirmation.
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("ESME-T", "ESME", "commissioned", associated=["CHF-1"])
+    dtype = device.split("-")[0]
+    added = e.apply("device-pre-notification", device, "Responsible Supplier",
+                    {"type": dtype, "cpl_listed": True, "smets1": True, "service_desk_info": True})
+    assert added.status == "pending"
+    e.apply("update-han-device-log-add", device, "Responsible Supplier", {"chf": "CHF-1", "mpxn": "1"})
+    out = e.apply(event, device, "Responsible Supplier", params)
+    assert (out.result, out.status) == ("refused", "whitelisted") and "AC-3.9-no-declaration" in out.refused_by
+    assert e.store.get(device).smets1
+    ok = e.apply(event, device, "Responsible Supplier", {**params, "smets1_declaration": True})
+    assert ok.result == "transitioned", ok.detail
+
+
+def test_the_gpf_added_with_a_smets1_chf_is_recorded_as_smets1():
+    e = engine()
+    e.apply("device-pre-notification", "CHF-1", "S1SP",
+            {"type": "CHF", "gpf": "GPF-1", "migrating": True, "with_gpf": True, "smets1": True})
+    out = e.apply("chf-wan-connected", "CHF-1", "Communications Hub Function", {"authentic": True})
+    assert out.refused_by == ["AC-3.9-no-declaration"]
+    assert e.store.get("CHF-1").smets1 and e.store.get("GPF-1").smets1
+
+
+def test_what_the_smi_records_survives_a_status_change(tmp_path):
+    # Every later write of the Device (status, MPxN, cascade) keeps what was recorded when it was added.
+    e = Engine(MACHINE, Store(str(tmp_path / "smi.sqlite")))
+    e.add("CHF-1", "CHF", "commissioned", smets1=True)
+    e.add("GPF-1", "GPF", "commissioned", associated=["CHF-1"], smets1=True)
+    e.apply("update-inventory-withdrawn", "CHF-1", "Responsible Supplier")
+    e.store.close()
+    again = Store(str(tmp_path / "smi.sqlite"))
+    assert again.get("CHF-1").smets1 and again.get("GPF-1").smets1 and again.get("GPF-1").status == "withdrawn"
+
+
+def test_an_inventory_written_before_the_smets1_column_opens(tmp_path):
+    import sqlite3
+    path = str(tmp_path / "old.sqlite")
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE device (id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, prior_status TEXT, "
+                "mpxn TEXT, added_by TEXT, added_at TEXT NOT NULL, status_since TEXT NOT NULL)")
+    old.execute("INSERT INTO device VALUES ('ESME-1', 'ESME', 'pending', NULL, NULL, NULL, 't', 't')")
+    old.commit()
+    old.close()
+    got = Store(path).get("ESME-1")
+    assert (got.status, got.smets1) == ("pending", False)

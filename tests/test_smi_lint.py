@@ -66,6 +66,25 @@ def test_ambiguous_transitions(tmp_path):
     assert _codes(ok) == []
 
 
+def test_a_reading_shared_by_several_rules_names_a_rule_stating_a_reading_of_its_question(tmp_path):
+    dispute = {"question": "q", "reading": "r", "evidence": "e"}
+    good = [{"id": "AC-T-1", "to": "b", "disputed": dispute},
+            {"id": "AC-T-2", "to": "c", "device_types": ["ESME"], "disputed": {**dispute, "same_reading_as": "AC-T-1"}}]
+    assert _codes(_machine_file(tmp_path, good)) == []
+    for other in ("AC-T-9", "AC-T-2"):       # no such rule; a rule that is itself a part of a reading
+        bad = [good[0], {**good[1], "disputed": {**dispute, "same_reading_as": other}}]
+        assert _codes(_machine_file(tmp_path / other, bad)) == ["unknown-reading"]
+
+
+def test_an_event_records_only_its_own_params(tmp_path):
+    p = _machine_file(tmp_path, [{"id": "AC-T-1", "to": "b"}])
+    doc = yaml.safe_load(p.read_text())
+    doc["state_machine"]["states"] = doc["state_machine"]["states"][:2]
+    doc["state_machine"]["events"][0]["records"] = ["smets1"]
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert _codes(p) == ["unrecorded-param"]
+
+
 def test_guard_exclusivity():
     s = lambda *v: {"status_in": {"of": "target", "states": list(v)}}  # noqa: E731
     assert exclusive(s("x"), s("y")) and not exclusive(s("x", "y"), s("y"))
@@ -144,9 +163,9 @@ def test_report_shows_full_transition_coverage_and_the_disputes():
     model_ = traceability.build(sources.current_catalogues(), load_all(), man)
     tc = model_["summary"]["transition_coverage"]
     assert tc["percent"] == 100.0 and tc["transitions"] == tc["transitions_exercised"]
-    assert len(tc["disputed"]) == 8
+    assert len(tc["disputed"]) == 15
     questions = {d["question"] for d in model_["disputes"]}
     assert {"join-whitelisted", "decommission-from-recovery", "gpf-update-inventory",
-            "pending-expiry-scope"} <= questions
+            "pending-expiry-scope", "join-target-type", "whitelist-from", "installed-from"} <= questions
     tmad = {c["id"]: c for c in model_["clauses"] if c["document"] == "TMAD"}
     assert tmad["TMAD:3.3(b)"]["status"] == "checked" and tmad["TMAD:3.2"]["status"] == "checked"

@@ -9,7 +9,7 @@ boundaries without waiting a year.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -70,27 +70,29 @@ class Engine:
         self.machine = machine or load_machine()
         self.store = store or Store()
         self.clock = clock or Clock()
-        self.readings = {**self.machine.default_readings(), **(readings or {})}
+        self.readings = {**self.machine.default_readings(),
+                         **{q: self.machine.reading_of(rid) for q, rid in (readings or {}).items()}}
         self._months = self.machine.elapsed_months_used()
 
     # --- which rules speak ---------------------------------------------------------------------
     def active(self, rule: SMIRule) -> bool:
         """A disputed rule acts only when its reading is the one chosen for its question."""
-        return not rule.disputed or self.readings.get(rule.disputed["question"]) == rule.id
+        return not rule.disputed or self.readings.get(rule.disputed["question"]) == self.machine.reading_of(rule.id)
 
     def choose(self, rule_id: str) -> None:
         rule = next(r for r in self.machine.rules if r.id == rule_id)
         if not rule.disputed:
             raise ValueError(f"{rule_id} is not a disputed reading")
-        self.readings[rule.disputed["question"]] = rule_id
+        self.readings[rule.disputed["question"]] = self.machine.reading_of(rule_id)
 
     # --- setup -----------------------------------------------------------------------------------
     def add(self, device: str, type_: str, status: str, prior: str | None = None,
-            associated: list[str] | tuple = (), since: str | None = None, mpxn: str | None = None) -> None:
+            associated: list[str] | tuple = (), since: str | None = None, mpxn: str | None = None,
+            smets1: bool = False) -> None:
         """Put a Device in the SMI as it stands (scenario setup), without an event."""
         at = since or self.clock().isoformat()
         with self.store.transaction():
-            self.store.put(Device(device, type_, status, prior, mpxn, None, at, at))
+            self.store.put(Device(device, type_, status, prior, mpxn, None, at, at, smets1=smets1))
             for other in associated:
                 self.store.associate(device, other)
 
@@ -147,7 +149,9 @@ class Engine:
         now = self.clock()
         device: dict[str, Any] = {"id": device_id, "type": dev.type if dev else params.get("type"),
                                   "status": dev.status if dev else self.machine.initial,
-                                  "prior_status": dev.prior_status if dev else None}
+                                  "prior_status": dev.prior_status if dev else None,
+                                  # what the SMI recorded when the Device was added, whatever this event says
+                                  "smets1": bool(dev and dev.smets1)}
         if dev is not None:
             since = parse_time(dev.status_since)
             for n in self._months:
@@ -200,10 +204,12 @@ class Engine:
             # those Associations (Decommission Device ends them and decommissions the CHF's GPF).
             before = self.store.associated(device_id) if dev is not None else []
             if dev is None:
-                dev = Device(device_id, params["type"], new, prior, None, by, at, at)
-            changed = dev.status != new
-            dev = Device(dev.id, dev.type, new, prior, dev.mpxn, dev.added_by, dev.added_at,
-                         at if changed else dev.status_since)
+                records = self.machine.event(rule.spec["event"]).get("records", [])
+                dev = Device(device_id, params["type"], new, prior, None, by, at, at,
+                             **{name: params.get(name) is True for name in records})
+            # replace(), not a new Device: what the SMI recorded when it was added stays recorded
+            dev = replace(dev, status=new, prior_status=prior,
+                          status_since=at if dev.status != new else dev.status_since)
             self.store.put(dev)
             for eff in rule.spec.get("effects", []):
                 self._effect(eff, dev, step, params, at, alerts, before)
@@ -232,13 +238,14 @@ class Engine:
             elif step["target"]["id"]:
                 s.dissociate(dev.id, step["target"]["id"])
         elif "record_mpxn" in eff:
-            s.put(Device(dev.id, dev.type, dev.status, dev.prior_status, params.get("mpxn"), dev.added_by,
-                         dev.added_at, dev.status_since))
+            s.put(replace(dev, mpxn=params.get("mpxn")))
         elif "remove" in eff:
             s.delete(dev.id)
         elif "add_companion" in eff:
             cid = params.get(eff["add_companion"].lower()) or f"{dev.id}-{eff['add_companion']}"
-            s.put(Device(cid, eff["add_companion"], dev.status, None, None, dev.added_by, at, at))
+            # the GPF is part of the same Communications Hub: what is recorded for the CHF holds for it
+            s.put(replace(dev, id=cid, type=eff["add_companion"], prior_status=None, mpxn=None, added_at=at,
+                          status_since=at))
             s.associate(dev.id, cid)
         elif "cascade" in eff:
             # A cascade stays within the Device's group: the Communications Hub's GPF follows its
@@ -251,7 +258,7 @@ class Engine:
                 if o and o.type == eff["cascade"] and o.status != dev.status:
                     prior = (o.prior_status if self.machine.remembers(o.status) else o.status) \
                         if self.machine.remembers(dev.status) else None
-                    s.put(Device(o.id, o.type, dev.status, prior, o.mpxn, o.added_by, o.added_at, at))
+                    s.put(replace(o, status=dev.status, prior_status=prior, status_since=at))
 
     def _refuse(self, device, event, by, status, rule, clauses, refused_by, detail, step) -> Outcome:
         return self._record(Outcome(F.REFUSED, device, event, status, rule, list(clauses), list(refused_by),

@@ -2,6 +2,7 @@
 
     event.name, event.by, event.<param>      the event and its yes/no parameters
     device.type, device.status, device.prior_status
+    device.smets1                             recorded in the SMI when the Device was added (AC 3.9, 3.10)
     device.elapsed_<N>_months                 true when N calendar months in the status have passed
     chf.status, chf.type                      the CHF of the same Smart Metering System
     target.status, target.type                the Device it is joined to (Join Service)
@@ -40,6 +41,8 @@ def guard_predicate(guard: Mapping[str, Any]) -> dict:
         return {"one_of": {"fact": f"{arg['of']}.type", "values": list(arg["types"])}}
     if name == "param":
         return {"equals": {"fact": f"event.{arg}", "value": True}}
+    if name == "recorded":
+        return {"equals": {"fact": f"device.{arg}", "value": True}}
     if name == "sender_in":
         return {"one_of": {"fact": "event.by", "values": list(arg)}}
     if name == "elapsed_months":

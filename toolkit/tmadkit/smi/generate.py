@@ -58,6 +58,8 @@ def describe_guard(g: dict) -> str:
         return f"{arg['of']} type in {arg['types']}"
     if name == "param":
         return arg
+    if name == "recorded":
+        return f"{arg} recorded for the Device"
     if name == "sender_in":
         return f"sender in {arg}"
     if name == "elapsed_months":

@@ -7,7 +7,10 @@
   Device type and sender, and no guard tells them apart (rival readings of one dispute excepted:
   only one of them is ever in force);
 - evidence-mismatch: a quote from an uncatalogued source (the BAD) is not on the line it names;
-- unknown-rule: a path scenario covers or follows a rule the machine does not have.
+- unknown-rule: a path scenario covers or follows a rule the machine does not have;
+- unknown-reading: a rule's `same_reading_as` does not name a rule that states a reading of its
+  question;
+- unrecorded-param: an event records a parameter it does not have.
 """
 from __future__ import annotations
 
@@ -58,11 +61,12 @@ def _literals(g: dict | None) -> dict[str, tuple[set | None, set]]:
                 walk(y)
         elif name == "not":
             walk(arg, not positive)
-        elif name in ("status_in", "type_in", "param", "sender_in", "elapsed_months"):
+        elif name in ("status_in", "type_in", "param", "recorded", "sender_in", "elapsed_months"):
             fact, values = {
                 "status_in": lambda: (f"{arg['of']}.status", arg["states"]),
                 "type_in": lambda: (f"{arg['of']}.type", arg["types"]),
                 "param": lambda: (f"event.{arg}", [True]),
+                "recorded": lambda: (f"device.{arg}", [True]),
                 "sender_in": lambda: ("event.by", arg),
                 "elapsed_months": lambda: (f"elapsed.{arg}", [True]),
             }[name]()
@@ -138,7 +142,18 @@ def findings(machine) -> list:
                 f("ambiguous-transition", b.line,
                   f"{a.id} and {b.id} both fire on {sa['event']} from {', '.join(common)} with no guard to tell them apart",
                   b.id)
-    ids = {r.id for r in machine.rules}
+    by_id = {r.id: r for r in machine.rules}
+    for r in machine.rules:
+        other = (r.disputed or {}).get("same_reading_as")
+        o = by_id.get(other)
+        if other and (o is None or not o.disputed or o.disputed["question"] != r.disputed["question"]
+                      or o.disputed.get("same_reading_as")):
+            f("unknown-reading", r.line, f"{r.id}: same_reading_as names {other}, which does not state a reading "
+              f"of {r.disputed['question']}", r.id)
+    for e in machine.events:
+        for name in sorted(set(e.get("records", [])) - set(e.get("params", []))):
+            f("unrecorded-param", 1, f"event {e['id']} records {name!r}, which is not one of its params")
+    ids = set(by_id)
     for sc in machine.scenarios:
         for rid in [*sc["covers"], *sc.get("readings", [])]:
             if rid not in ids:

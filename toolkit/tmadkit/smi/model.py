@@ -64,13 +64,21 @@ class Machine:
     def remembers(self, sid: str) -> bool:
         return bool(next((s for s in self.states if s["id"] == sid), {}).get("remembers_prior"))
 
+    def reading_of(self, rule_id: str) -> str:
+        """The rule that names the reading `rule_id` is part of: itself, unless its reading needs
+        several rules (`disputed.same_reading_as`), so following any of them follows them all."""
+        rule = next((r for r in self.rules if r.id == rule_id), None)
+        if rule is None or not rule.disputed:
+            return rule_id
+        return rule.disputed.get("same_reading_as", rule_id)
+
     def default_readings(self) -> dict[str, str]:
-        """For each disputed question, the first rule (file order) that encodes a reading.
+        """For each disputed question, the reading of the first rule (file order) that encodes one.
         The engine needs one to act; scenarios for every reading name theirs explicitly."""
         out: dict[str, str] = {}
         for r in self.rules:
             if r.disputed:
-                out.setdefault(r.disputed["question"], r.id)
+                out.setdefault(r.disputed["question"], self.reading_of(r.id))
         return out
 
     def elapsed_months_used(self) -> list[int]:

@@ -53,8 +53,11 @@ def events_for(machine, facts: dict[str, Any]) -> list[dict]:
                                   "associated": ["CHF-1"] if "CHF-1" in associated else []}})
         params["target"] = tid
     if listed:
-        out.append({"setup": {"device": device_id, "type": dtype, "status": status,
-                              "prior": dev.get("prior_status"), "associated": associated, "since": since}})
+        setup = {"device": device_id, "type": dtype, "status": status, "prior": dev.get("prior_status"),
+                 "associated": associated, "since": since}
+        if dev.get("smets1"):
+            setup["smets1"] = True          # recorded when the Device was added (AC 3.9, 3.10)
+        out.append({"setup": setup})
     out.append({"event": ev.get("name"), "device": device_id, "by": ev.get("by"), "params": params})
     return out
 
@@ -70,7 +73,8 @@ def run(engine, events: list[dict]) -> list:
     for item in events:
         if "setup" in item:
             s = item["setup"]
-            engine.add(s["device"], s["type"], s["status"], s.get("prior"), s.get("associated", []), s.get("since"))
+            engine.add(s["device"], s["type"], s["status"], s.get("prior"), s.get("associated", []), s.get("since"),
+                       smets1=bool(s.get("smets1")))
         elif "clock" in item and "event" not in item:
             outcomes.extend(engine.tick(item["clock"]))
         else:

@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS device (
     mpxn TEXT,
     added_by TEXT,
     added_at TEXT NOT NULL,
-    status_since TEXT NOT NULL
+    status_since TEXT NOT NULL,
+    smets1 INTEGER NOT NULL DEFAULT 0  -- added as (or purported to be) a SMETS1 Device: AC 3.9 and 3.10
+                                       -- hold for every later event, whether or not it says so again
 );
 CREATE TABLE IF NOT EXISTS association (
     a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (a, b), CHECK (a < b)
@@ -45,6 +47,14 @@ class Device:
     added_by: str | None
     added_at: str
     status_since: str
+    smets1: bool = False
+
+
+_COLUMNS = "id, type, status, prior_status, mpxn, added_by, added_at, status_since, smets1"
+
+
+def _device(row) -> Device:
+    return Device(*row[:-1], smets1=bool(row[-1]))
 
 
 class Store:
@@ -52,6 +62,9 @@ class Store:
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.executescript(SCHEMA)
+        # an inventory written before the smets1 column gets it (every Device then recorded as not SMETS1)
+        if "smets1" not in {r[1] for r in self.conn.execute("PRAGMA table_info(device)")}:
+            self.conn.execute("ALTER TABLE device ADD COLUMN smets1 INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -68,22 +81,20 @@ class Store:
 
     # --- devices ---------------------------------------------------------------------------
     def get(self, device_id: str) -> Device | None:
-        row = self.conn.execute("SELECT id, type, status, prior_status, mpxn, added_by, added_at, status_since "
-                                "FROM device WHERE id = ?", (device_id,)).fetchone()
-        return Device(*row) if row else None
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM device WHERE id = ?", (device_id,)).fetchone()
+        return _device(row) if row else None
 
     def devices(self) -> list[Device]:
-        rows = self.conn.execute("SELECT id, type, status, prior_status, mpxn, added_by, added_at, status_since "
-                                 "FROM device ORDER BY id").fetchall()
-        return [Device(*r) for r in rows]
+        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM device ORDER BY id").fetchall()
+        return [_device(r) for r in rows]
 
     def put(self, d: Device) -> None:
         self.conn.execute(
-            "INSERT INTO device (id, type, status, prior_status, mpxn, added_by, added_at, status_since) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET type=excluded.type, "
-            "status=excluded.status, prior_status=excluded.prior_status, mpxn=excluded.mpxn, "
-            "added_by=excluded.added_by, added_at=excluded.added_at, status_since=excluded.status_since",
-            (d.id, d.type, d.status, d.prior_status, d.mpxn, d.added_by, d.added_at, d.status_since))
+            f"INSERT INTO device ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "type=excluded.type, status=excluded.status, prior_status=excluded.prior_status, mpxn=excluded.mpxn, "
+            "added_by=excluded.added_by, added_at=excluded.added_at, status_since=excluded.status_since, "
+            "smets1=excluded.smets1",
+            (d.id, d.type, d.status, d.prior_status, d.mpxn, d.added_by, d.added_at, d.status_since, int(d.smets1)))
 
     def delete(self, device_id: str) -> None:
         self.conn.execute("DELETE FROM association WHERE a = ? OR b = ?", (device_id, device_id))
