@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -314,6 +315,10 @@ def measure(n: int, work: Path, repeat: int = 3) -> dict:
     xmlsec = _median_run(xmlsecs) if xmlsecs else None
     fixed, c_steps = _median_run(fixeds), _median_run(cs)
     floor = fixed["total"] + c_steps["total"]
+    # No schedule on this machine's cores finishes sooner than start-up (one core) followed by
+    # the rest of the CPU time tmadkit spent, spread evenly over every core.
+    cores = os.cpu_count() or 1
+    bound = fixed["total"] + max(0.0, ours["cpu"] - fixed["cpu"]) / cores
     return {"installations": n, "file_mb": round(size_mb, 1), "generation_s": round(generated, 1), "runs": repeat,
             "baseline": base, "xmlsec1": xmlsec, "tmadkit": ours,
             "installations_per_s": round(n / ours["total"]),
@@ -322,7 +327,9 @@ def measure(n: int, work: Path, repeat: int = 3) -> dict:
             "ratio_peak_rss_vs_parse_validate": round(ours["peak_rss_mb"] / base["peak_rss_mb"], 2),
             "ratio_cpu_vs_parse_validate": round(ours["cpu"] / base["cpu"], 2),
             "floor": {"fixed": fixed, "authentication_c": c_steps, "total": round(floor, 2),
-                      "ratio_vs_parse_validate": round(floor / base["total"], 2)}}
+                      "ratio_vs_parse_validate": round(floor / base["total"], 2)},
+            "cpu_bound": {"cores": cores, "total": round(bound, 2),
+                          "ratio_vs_parse_validate": round(bound / base["total"], 2)}}
 
 
 def _run_tmadkit(mcf: Path, db: Path, work: Path, out_name: str, n: int | None = None) -> dict:
@@ -378,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  floor, without Table 5.10: tmadkit on a 10-installation MCF {f['total']:.2f} s {f['totals']} "
                       f"+ parse {c['parse']:.2f} s + XSD {c['validate']:.2f} s + xmlsec verify {c['verify']:.2f} s "
                       f"{c['totals']} = {r['floor']['total']:.2f} s, {r['floor']['ratio_vs_parse_validate']} x baseline")
+                cb = r["cpu_bound"]
+                print(f"  bound from CPU time: start-up {f['total']:.2f} s + the rest of tmadkit's CPU "
+                      f"({o['cpu'] - f['cpu']:.2f} s) over {cb['cores']} core(s) = {cb['total']:.2f} s, "
+                      f"{cb['ratio_vs_parse_validate']} x baseline: no schedule of this work is faster")
                 print(f"  ratios: time / (parse + XSD) {r['ratio_time_vs_parse_validate']} (target <= 4), "
                       f"time / xmlsec1 {r['ratio_time_vs_xmlsec1']}, "
                       f"peak RSS / (parse + XSD) {r['ratio_peak_rss_vs_parse_validate']} (target <= 1.5)")
