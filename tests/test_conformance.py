@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from _reports import assert_junit_and_cucumber_agree, cucumber_verdicts
 
 from tmadkit import sources
 from tmadkit.cli import main
@@ -118,6 +119,10 @@ def test_a_suspect_rule_that_passes_is_not_reported_as_passed(project_copy: Path
     assert cases and all(c.find("failure") is not None and "suspect" in c.find("failure").get("message")
                          for c in cases)
     assert all(any(p.get("name") == "suspect" for p in c.iter("property")) for c in cases)
+    # Cucumber JSON says what JUnit says: every scenario failed, with the reason and the command
+    assert set(assert_junit_and_cucumber_agree(out).values()) == {"failure"}
+    for status, message in cucumber_verdicts(out).values():
+        assert message.startswith("suspect:") and "`tmadkit review --rule TMAD-T5.5-MCF-" in message
     from tmadkit.exports import oscal_assessment_results, objective_id
 
     findings = oscal_assessment_results(model)["assessment-results"]["results"][0]["findings"]

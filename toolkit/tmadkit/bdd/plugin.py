@@ -213,7 +213,9 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature, scenario, ste
         record["failed_step"] = f"{step.keyword} {step.name}".strip()
 
 
-@pytest.hookimpl(hookwrapper=True)
+# trylast: the innermost wrapper, so the outcome is settled here (a suspect pass made a failure)
+# before pytest-bdd's own wrapper copies the scenario's step results for Cucumber JSON.
+@pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     report = outcome.get_result()
