@@ -178,15 +178,22 @@ def test_a_silent_file_exchange_times_out_as_an_error(tmp_path: Path):
 def test_a_declaration_limits_roles_and_versions(tmp_path: Path):
     decl = tmp_path / "decl.json"
     decl.write_text(json.dumps({"roles": ["Authenticator:DCO"], "tmad_versions": ["5.1"]}))
-    conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+    # every scenario of the selection is then not applicable: the run is refused, with the reasons
+    with pytest.raises(TmadkitError, match="nothing was checked") as err:
+        conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+                        iut_options={"cmd": REFERENCE_CMD, "declaration": decl})
+    assert "does not declare the role 'Authenticator:DCC'" in str(err.value)
+    with pytest.raises(TmadkitError, match="nothing was checked") as err:
+        conformance.run(tmp_path / "v", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
+                        iut_options={"cmd": REFERENCE_CMD, "version": "4.0"})
+    assert "not 4.0" not in str(err.value) and "the run is for TMAD 4.0" in str(err.value)
+    # where some of the selection applies, that is checked and the rest reported not applicable
+    decl.write_text(json.dumps({"roles": ["Authenticator:DCC"], "tmad_versions": ["5.1"]}))
+    conformance.run(tmp_path / "d", show_progress=False,
+                    pytest_args=["-m", "rule_TMAD_T5_9_5_9_4 or rule_TMAD_T5_7_MCF_authenticator"],
                     iut_options={"cmd": REFERENCE_CMD, "declaration": decl})
-    by = statuses(tmp_path / "r")
-    assert not by.get("passed") and by["not applicable"]
-    assert "does not declare the role 'Authenticator:DCC'" in by["not applicable"][0]["message"]
-    conformance.run(tmp_path / "v", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"],
-                    iut_options={"cmd": REFERENCE_CMD, "version": "4.0"})
-    assert "not 4.0" not in statuses(tmp_path / "v")["not applicable"][0]["message"]
-    assert "the run is for TMAD 4.0" in statuses(tmp_path / "v")["not applicable"][0]["message"]
+    by = statuses(tmp_path / "d")
+    assert by["passed"] and all("from facts, not from a file" in s["message"] for s in by["not applicable"])
 
 
 def test_contract_answers_are_checked():
@@ -297,3 +304,16 @@ def test_a_timeout_must_be_a_positive_number_of_seconds(tmp_path: Path, value, c
         main(["conformance", "--iut-cmd", "x {file}", "--timeout", value, "--out", str(tmp_path / "r")])
     assert exc.value.code == 2 and "timeout" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_in_which_no_scenario_applies_is_refused_and_writes_nothing(tmp_path: Path, capsys):
+    out = tmp_path / "report"
+    assert main(["conformance", "--out", str(out), "-m", "TMAD_T8_7_2", "--json"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    # Table 5.7's rules are judged from facts, which a command is never given: nothing is checked
+    assert main(["conformance", "--out", str(out), "--iut-cmd", REFERENCE_CMD, "-m", "TMAD_T5_7"]) == 2
+    err = capsys.readouterr().err
+    assert "no selected scenario applies to" in err and "nothing was checked" in err and "Traceback" not in err
+    assert "the command adapter drives Authenticators with files" in err      # the reason, to act on
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

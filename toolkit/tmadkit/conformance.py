@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections import Counter
 import tempfile
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not results_path.is_file():
             raise TmadkitError(f"the conformance run did not complete (pytest exit code {int(code)})")
         results = json.loads(results_path.read_text(encoding="utf-8"))
+        _refuse_if_nothing_applied(results, out)
         run_files = {name: (Path(tmp) / name).read_text(encoding="utf-8") for name in ("junit.xml", "cucumber.json")}
     results["run"] = {"implementation": results.get("implementation") or iut, "adapter": results.get("adapter"),
                       "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
@@ -94,6 +96,22 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
                                                                              run_files["cucumber.json"], results)
     run_files["results.json"] = json.dumps(results, indent=2, sort_keys=True) + "\n"
     return write_report(out, results, run_files)
+
+
+def _refuse_if_nothing_applied(results: dict, out: Path) -> None:
+    """A run in which every selected scenario was not applicable checked nothing: like a
+    selection that matches nothing, it is the caller's selection (or declaration, or adapter)
+    that is wrong, not the implementation, so it is refused and the report folder left as it was,
+    rather than a report of "0 failed" that a CI step would take for success."""
+    scenarios = results.get("scenarios") or []
+    if not scenarios or any(s["status"] != "not applicable" for s in scenarios):
+        return
+    reasons = Counter(s.get("message") or "no reason given" for s in scenarios)
+    shown = [f"{n} x {why}" for why, n in reasons.most_common(3)]
+    more = f"\n  … and {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+    raise TmadkitError(f"no selected scenario applies to {results.get('implementation')} ({len(scenarios)} not "
+                       f"applicable): nothing was checked, and {out} was left as it was. Why:\n  "
+                       + "\n  ".join(shown) + more)
 
 
 def version_history() -> dict[str, list[dict]]:
