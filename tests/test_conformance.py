@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from _reports import assert_junit_and_cucumber_agree, cucumber_verdicts
+from _reports import assert_junit_and_cucumber_agree, assert_valid_xunit2, cucumber_verdicts, junit_ids
 
 from tmadkit import sources
 from tmadkit.cli import main
@@ -55,13 +55,16 @@ def test_disputed_rules_are_shown(run_dir: Path):
     assert "Disputed readings" in html and "mvf-creator" in html
 
 
-def test_junit_carries_rule_and_clause_ids(run_dir: Path):
+def test_junit_is_valid_xunit2_and_carries_rule_and_clause_ids(run_dir: Path):
+    assert_valid_xunit2(run_dir)
     root = ET.parse(run_dir / "junit.xml").getroot()
     cases = root.findall(".//testcase")
     assert cases
     for case in cases:
-        props = {(p.get("name"), p.get("value")) for p in case.findall("./properties/property")}
-        assert any(n == "rule" for n, _ in props) and any(n == "clause" for n, _ in props), case.get("name")
+        ids = junit_ids(case)
+        assert len(ids["rule"]) == 1 and ids["clause"] and ids["witness"], case.get("name")
+    run = {p.get("name"): p.get("value") for p in root.find("testsuite").findall("./properties/property")}
+    assert run["implementation"].startswith("tmadkit reference") and run["tmadkit"]
 
 
 def test_cucumber_json_carries_clause_tags(run_dir: Path):
@@ -118,7 +121,8 @@ def test_a_suspect_rule_that_passes_is_not_reported_as_passed(project_copy: Path
     cases = etree.parse(str(out / "junit.xml")).findall(".//testcase")
     assert cases and all(c.find("failure") is not None and "suspect" in c.find("failure").get("message")
                          for c in cases)
-    assert all(any(p.get("name") == "suspect" for p in c.iter("property")) for c in cases)
+    assert all(junit_ids(c).get("suspect") for c in cases)
+    assert_valid_xunit2(out)
     # Cucumber JSON says what JUnit says: every scenario failed, with the reason and the command
     assert set(assert_junit_and_cucumber_agree(out).values()) == {"failure"}
     for status, message in cucumber_verdicts(out).values():

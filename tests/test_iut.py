@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from _reports import assert_junit_and_cucumber_agree, assert_valid_xunit2, junit_ids
 
 from tmadkit import conformance
 from tmadkit.authentication.witness import describes_file
@@ -104,7 +105,7 @@ def test_not_applicable_is_never_counted_as_passed(command_run: Path):
 def _clause_ids_by_scenario(out: Path) -> tuple[dict, dict]:
     junit = {}
     for case in ET.parse(out / "junit.xml").getroot().iter("testcase"):
-        junit[case.get("name")] = {p.get("value") for p in case.iter("property") if p.get("name") == "clause"}
+        junit[case.get("name")] = set(junit_ids(case).get("clause", []))
     cucumber = {}
     for feature in json.loads((out / "cucumber.json").read_text()):
         for el in feature["elements"]:
@@ -317,3 +318,33 @@ def test_a_run_in_which_no_scenario_applies_is_refused_and_writes_nothing(tmp_pa
     assert "no selected scenario applies to" in err and "nothing was checked" in err and "Traceback" not in err
     assert "the command adapter drives Authenticators with files" in err      # the reason, to act on
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_junit_tells_an_implementation_that_broke_from_one_that_answered_wrongly(tmp_path: Path):
+    # Its first answer is a crash, then it accepts every file: the files it should have
+    # rejected are failures (a wrong answer), the crash an error, and the rest pass.
+    impl = tmp_path / "impl.py"
+    impl.write_text("calls = []\n"
+                    "class Impl:\n"
+                    "    def authenticate(self, file_name, content, **kw):\n"
+                    "        calls.append(file_name)\n"
+                    "        if len(calls) == 1:\n"
+                    "            raise RuntimeError('licence server down')\n"
+                    "        return {'accepted': True}\n"
+                    "def factory():\n"
+                    "    return Impl()\n")
+    out = tmp_path / "r"
+    conformance.run(out, f"{impl}:factory", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4"])
+    by = statuses(out)
+    assert len(by["error"]) == 1 and by["failed"] and by["passed"]
+    assert_valid_xunit2(out)
+    verdicts = assert_junit_and_cucumber_agree(out)
+    assert sorted(verdicts.values()) == sorted({"error": "error", "failed": "failure", "passed": "passed"}[s["status"]]
+                                               for s in json.loads((out / "results.json").read_text())["scenarios"])
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert (suite.get("errors"), suite.get("failures")) == ("1", str(len(by["failed"])))
+    [error] = [c.find("error") for c in suite.iter("testcase") if c.find("error") is not None]
+    assert "licence server down" in error.get("message")
+    for case in suite.iter("testcase"):   # the ids are kept, where the schema allows them
+        ids = junit_ids(case)
+        assert ids["rule"] == ["TMAD-T5.9-5.9.4"] and "TMAD:T5.9/5.9.4" in ids["clause"] and ids["witness"]

@@ -131,8 +131,6 @@ def completed_run_files(junit: str, cucumber: str, results: dict) -> tuple[str, 
     """(junit.xml, cucumber.json) as pytest wrote them, completed.  pytest runs the features from
     one module outside any package, so its testcases have an empty classname; the feature file
     each scenario comes from (Cucumber JSON's uri) is what a reader groups them by."""
-    from lxml import etree
-
     features = json.loads(cucumber)
     feature_of: dict[str, str] = {}
     for feature in features:
@@ -144,19 +142,47 @@ def completed_run_files(junit: str, cucumber: str, results: dict) -> tuple[str, 
             feature_of[element.get("id", "").partition("[")[0]] = feature.get("uri", "")
             for tag in element.get("tags", []):
                 tag["name"] = tag["name"] if tag["name"].startswith("@") else "@" + tag["name"]
-    witness_of = {r["test"].rpartition("::")[2]: r.get("witness") for r in results.get("scenarios", [])}
+    return _junit_xunit2(junit, feature_of, results), json.dumps(features, indent=4) + "\n"
+
+
+def _junit_xunit2(junit: str, feature_of: dict[str, str], results: dict) -> str:
+    """pytest's JUnit made what its xunit2 family (Jenkins' JUnit schema) allows, and true to the
+    run.  A testcase may not hold <properties> there, so its ids (rule, clause, actor, witness,
+    suspect; pytest wrote them as properties) become `name: value` lines of its <system-out>,
+    and the run's own facts are the suite's properties.  pytest calls anything raised while a
+    scenario runs a <failure>; a scenario whose implementation crashed, timed out or could not
+    be driven is an <error>, and the suite's counts are made to agree."""
+    from lxml import etree
+
+    record_of = {r["test"].rpartition("::")[2]: r for r in results.get("scenarios", [])}
     root = etree.fromstring(junit.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
-    for case in root.iter("testcase"):
-        name = case.get("name", "")
-        uri = feature_of.get(name.partition("[")[0])
-        if uri:
-            case.set("classname", "features." + uri.removesuffix(".feature").replace("/", "."))
-        witness = witness_of.get(name)
-        if witness:
-            props = case.find("properties")
-            if props is None:
-                props = etree.SubElement(case, "properties")
-                case.insert(0, props)
-            etree.SubElement(props, "property", name="witness", value=str(witness))
-    return (etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8"),
-            json.dumps(features, indent=4) + "\n")
+    for suite in root.iter("testsuite"):
+        for case in suite.iter("testcase"):
+            name = case.get("name", "")
+            record = record_of.get(name, {})
+            uri = feature_of.get(name.partition("[")[0])
+            if uri:
+                case.set("classname", "features." + uri.removesuffix(".feature").replace("/", "."))
+            ids = []
+            for props in case.findall("properties"):
+                ids += [(p.get("name"), p.get("value")) for p in props.iter("property")]
+                case.remove(props)
+            if record.get("witness"):
+                ids.append(("witness", str(record["witness"])))
+            if ids:
+                out = case.find("system-out")
+                if out is None:
+                    out = etree.SubElement(case, "system-out")
+                out.text = "".join(f"{k}: {v}\n" for k, v in ids) + (out.text or "")
+            failure = case.find("failure")
+            if record.get("status") == "error" and failure is not None:
+                failure.tag = "error"
+        for attr, kind in (("failures", "failure"), ("errors", "error")):
+            suite.set(attr, str(sum(c.find(kind) is not None for c in suite.iter("testcase"))))
+        run = {k: v for k, v in (results.get("run") or {}).items() if isinstance(v, str)}
+        if run:
+            props = etree.Element("properties")
+            for k in sorted(run):
+                etree.SubElement(props, "property", name=k, value=run[k])
+            suite.insert(0, props)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")

@@ -10,7 +10,9 @@
   @rule-TMAD-T5.5-MCF-accept -> rule_TMAD_T5_5_MCF_accept, @actor-DCC -> actor_DCC), so
   `-m "TMAD_T5_10 and actor_DCC"` selects by clause and actor, `tmad_version_5_1` by
   TMAD version; rules restricted to GroupIDs also get `group_XX` markers;
-- every scenario carries its rule and clause ids as JUnit properties;
+- every scenario carries its rule and clause ids as pytest user properties, which pytest writes
+  as JUnit testcase properties (`tmadkit conformance` moves them into each testcase's
+  <system-out>, where the xunit2 schema allows them: exports.completed_run_files);
 - a scenario that passed under a *suspect* rule (clause text changed since review,
   citations.py) is a failure in JUnit and Cucumber JSON, with a `suspect` property;
 - `--tmadkit-results PATH` writes each scenario's outcome, expected and actual verdict
