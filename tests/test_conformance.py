@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -168,3 +169,38 @@ def test_a_selection_that_matches_nothing_leaves_the_report_folder_as_it_was(tmp
     assert main(["conformance", "--out", str(out), "--tmad", "9.9"]) == 2
     assert "--tmad 9.9: no such TMAD version (catalogued: " in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _folder(out: Path) -> dict[str, bytes | None]:
+    """Everything in a folder, hidden files included: a directory as None, a file as its bytes."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(out.rglob("*"))}
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_folder_as_it_was(tmp_path: Path, capsys):
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "report"
+    assert main(["conformance", "--out", str(out), "-m", "TMAD_T8_7_2", "--json"]) == 0
+    before = _folder(out)
+    capsys.readouterr()
+    # A disk that fills part-way: the process may not write a file past 1 MB, so the run's small
+    # files could be written and report.json (1.4 MB) cannot.
+    limit = 1_000_000
+    assert all(len(data) < limit for name, data in before.items() if name in ("junit.xml", "results.json"))
+    assert len(before["report.json"]) > limit
+    proc = subprocess.run([sys.executable, "-m", "tmadkit.cli", "conformance", "--out", str(out), "-m", "TMAD_T5_5"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert proc.returncode == 2 and "File too large" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "report.json" in proc.stderr or "oscal-assessment-results.json" in proc.stderr
+    assert _folder(out) == before
+    # A file that cannot be replaced once the others have been (a directory in its place):
+    # those already moved in are put back.
+    (out / "report.html").unlink()
+    (out / "report.html").mkdir()
+    before = _folder(out)
+    assert main(["conformance", "--out", str(out), "-m", "TMAD_T5_5"]) == 2
+    assert "report.html" in capsys.readouterr().err
+    assert _folder(out) == before

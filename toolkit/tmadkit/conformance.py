@@ -126,8 +126,9 @@ def version_history() -> dict[str, list[dict]]:
 
 
 def write_report(out: Path, results: dict | None, run_files: dict[str, str] | None = None) -> dict:
-    """Every file of the report is rendered before any is written, and each is written whole:
-    a failure leaves the folder as it was, never one run's JUnit beside another run's report."""
+    """Every file of the report is rendered before any is written, and they are written all or
+    none (atomic.write_texts): a failure leaves the folder as it was, byte for byte, never one
+    run's JUnit beside another run's report."""
     model = traceability.build(sources.current_catalogues(), load_all(), registry.manifest(), results,
                                history=version_history(), source_disputes=sources.source_disputes())
     files = {**(run_files or {}),
@@ -135,6 +136,5 @@ def write_report(out: Path, results: dict | None, run_files: dict[str, str] | No
              "report.md": traceability.to_markdown(model, with_text=True),
              "report.html": report_html.render(model),
              **bundle.exports(model)}
-    for name, text in files.items():
-        atomic.write_text(out / name, text)
+    atomic.write_texts(out, files)
     return model
