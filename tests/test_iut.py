@@ -348,3 +348,15 @@ def test_junit_tells_an_implementation_that_broke_from_one_that_answered_wrongly
     for case in suite.iter("testcase"):   # the ids are kept, where the schema allows them
         ids = junit_ids(case)
         assert ids["rule"] == ["TMAD-T5.9-5.9.4"] and "TMAD:T5.9/5.9.4" in ids["clause"] and ids["witness"]
+
+
+def test_a_command_that_cannot_be_run_is_refused_before_anything_is_written(tmp_path: Path, capsys):
+    not_executable = tmp_path / "validator.sh"
+    not_executable.write_text("#!/bin/sh\necho '{\"accepted\": true}'\n")
+    out = tmp_path / "r"
+    for program in ("/nonexistent/their-validator", "their-validator-not-installed", str(not_executable)):
+        assert main(["conformance", "--out", str(out), "--iut-cmd", f"{program} {{file}}",
+                     "-m", "rule_TMAD_T5_9_5_9_4"]) == 2
+        err = capsys.readouterr().err
+        assert "could not be opened" in err and repr(program) in err and "Traceback" not in err, err
+        assert not out.exists()

@@ -34,6 +34,14 @@ class CommandAdapter:
         self.argv = shlex.split(template)
         if not any("{file}" in a for a in self.argv):
             raise ValueError(f"--iut-cmd {template!r}: the command must take the file, as {{file}}")
+        program = self.argv[0]
+        # A program that is not there would make every scenario an error, and the report would
+        # be about the command line, not the implementation: refuse it, as a factory that will
+        # not import is refused.  (A program named by a placeholder is known only per file.)
+        if not any(p in program for p in PLACEHOLDERS) and shutil.which(program) is None:
+            why = ("not found on PATH" if os.sep not in program else
+                   "no such file" if not os.path.exists(program) else "not an executable file")
+            raise ValueError(f"--iut-cmd {template!r}: cannot run {program!r}: {why}")
         self.template, self.timeout = template, timeout
         self.description = f"command: {template}"
         self.declaration = declaration or Declaration("the implementation", roles=contract.AUTHENTICATOR_ROLES)
