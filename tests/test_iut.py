@@ -360,3 +360,17 @@ def test_a_command_that_cannot_be_run_is_refused_before_anything_is_written(tmp_
         err = capsys.readouterr().err
         assert "could not be opened" in err and repr(program) in err and "Traceback" not in err, err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--iut", "examples/sloppy_authenticator.py:factory", "--iut-cmd", REFERENCE_CMD], ("--iut", "--iut-cmd")),
+    (["--iut-cmd", REFERENCE_CMD, "--iut-inbox", "{tmp}", "--iut-outbox", "{tmp}"], ("--iut-cmd", "--iut-inbox")),
+    (["--iut", "tmadkit.reference:factory", "--iut-outbox", "{tmp}"], ("--iut", "--iut-outbox")),
+])
+def test_two_ways_of_naming_the_implementation_are_refused(tmp_path: Path, capsys, flags, named):
+    out = tmp_path / "r"
+    flags = [f.replace("{tmp}", str(tmp_path)) for f in flags]
+    assert main(["conformance", "--out", str(out), *flags, "-m", "rule_TMAD_T5_9_5_9_4"]) == 2
+    err = capsys.readouterr().err
+    assert f"{named[0]} and {named[1]} both name the implementation under test" in err, err
+    assert not out.exists()

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from . import __version__, atomic, bundle, registry, report_html, sources, traceability
 from .errors import TmadkitError
 from .exports import completed_run_files
+from .iut import DEFAULT_IUT
 from .rules import load_all
 
 # The pytest-bdd module that binds every feature; passed to pytest by path, never imported here.
@@ -55,16 +56,20 @@ IUT_OPTIONS = {"cmd": "--tmadkit-iut-cmd", "inbox": "--tmadkit-inbox", "outbox":
                "timeout": "--tmadkit-timeout", "declaration": "--tmadkit-declaration", "version": "--tmadkit-version"}
 
 
-def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: bool = True,
+def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
         pytest_args: list[str] | None = None, iut_options: dict | None = None) -> dict:
-    """`iut_options`: cmd, inbox, outbox, timeout, declaration, version (see tmadkit.iut)."""
+    """`iut`: an in-process implementation, MODULE:FACTORY; `iut_options`: cmd, inbox, outbox,
+    timeout, declaration, version (see tmadkit.iut).  With neither iut, cmd nor inbox and
+    outbox, the run is against the reference."""
     adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
+    if iut:
+        adapter_args.append(f"--tmadkit-iut={iut}")
     with tempfile.TemporaryDirectory(prefix="tmadkit-run-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n", encoding="utf-8")  # isolate from the caller's pytest config
         results_path = Path(tmp) / "results.json"
         args = [str(FEATURES_MODULE), "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-                "-p", "no:terminal", f"--tmadkit-iut={iut}", f"--tmadkit-results={results_path}",
+                "-p", "no:terminal", f"--tmadkit-results={results_path}",
                 f"--junitxml={Path(tmp) / 'junit.xml'}", f"--cucumberjson={Path(tmp) / 'cucumber.json'}",
                 "-o", "junit_family=xunit2", *adapter_args, *(pytest_args or [])]
         progress = Progress(TextColumn("[bold]conformance[/]"), BarColumn(), MofNCompleteColumn(),
@@ -87,7 +92,7 @@ def run(out: Path, iut: str = "tmadkit.reference:factory", *, show_progress: boo
         results = json.loads(results_path.read_text(encoding="utf-8"))
         _refuse_if_nothing_applied(results, out)
         run_files = {name: (Path(tmp) / name).read_text(encoding="utf-8") for name in ("junit.xml", "cucumber.json")}
-    results["run"] = {"implementation": results.get("implementation") or iut, "adapter": results.get("adapter"),
+    results["run"] = {"implementation": results.get("implementation") or iut or DEFAULT_IUT, "adapter": results.get("adapter"),
                       "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
                       "tmadkit": __version__, "python": platform.python_version()}
     # No wall-clock time in results or reports: reruns over the same inputs give the same bytes;

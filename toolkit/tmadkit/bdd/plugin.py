@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from ..errors import TmadkitError
-from ..iut import applicability
+from ..iut import DEFAULT_IUT, applicability
 
 # pytest-bdd registers step definitions as fixtures in the module that declares them, so
 # that module must itself be a plugin for the steps to be found from any test module.
@@ -41,8 +41,9 @@ open_error: str | None = None     # why the implementation under test could not 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tmadkit")
-    group.addoption("--tmadkit-iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
-                    help="implementation under test (a callable returning it); default: the reference")
+    group.addoption("--tmadkit-iut", default=None, metavar="MODULE:FACTORY",
+                    help="implementation under test (a callable returning it); default, when no other "
+                         "adapter is named: the reference")
     group.addoption("--tmadkit-iut-cmd", default=None, metavar="'CMD {file}'",
                     help="command adapter: run per file, read the JSON answer on stdout (placeholders "
                          "{file} {name} {as} {at} {pki})")
@@ -78,6 +79,10 @@ def pytest_bdd_apply_tag(tag: str, function):
     return getattr(pytest.mark, name)(function)
 
 
+# The adapter options as this plugin spells them, for open_adapter's messages.
+_FLAGS = {"iut": "--tmadkit-iut", "cmd": "--tmadkit-iut-cmd", "inbox": "--tmadkit-inbox", "outbox": "--tmadkit-outbox"}
+
+
 @pytest.fixture(scope="session")
 def tmadkit_iut(pytestconfig: pytest.Config):
     """The implementation under test, behind its adapter (tmadkit.iut)."""
@@ -87,8 +92,8 @@ def tmadkit_iut(pytestconfig: pytest.Config):
     opt = pytestconfig.getoption
     try:
         _adapter = open_adapter(iut=opt("tmadkit_iut"), cmd=opt("tmadkit_iut_cmd"), inbox=opt("tmadkit_inbox"),
-                            outbox=opt("tmadkit_outbox"), timeout=opt("tmadkit_timeout"),
-                            declaration=opt("tmadkit_declaration"))
+                                outbox=opt("tmadkit_outbox"), timeout=opt("tmadkit_timeout"),
+                                declaration=opt("tmadkit_declaration"), flags=_FLAGS)
     except Exception as exc:  # noqa: BLE001 - a factory that raises anything cannot be run against
         # Not an error per scenario: without the implementation no scenario means anything.
         global open_error
@@ -269,7 +274,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not path:
         return
     adapter = _adapter   # None when no scenario opened it
-    data = {"implementation": adapter.description if adapter else session.config.getoption("tmadkit_iut"),
+    named = session.config.getoption("tmadkit_iut") or DEFAULT_IUT
+    data = {"implementation": adapter.description if adapter else named,
             "adapter": adapter.kind if adapter else None,
             "declaration": adapter.declaration.to_dict() if adapter else None,
             "tmad_version": session.config.getoption("tmadkit_version"),

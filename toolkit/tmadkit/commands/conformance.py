@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import bundle, conformance
 from ..bdd.plugin import marker_name
 from ..errors import InputError
+from ..iut import conflict
 from ..traceability import suspect_results
 from ._output import add_json_flag, emit_json
 
@@ -28,7 +29,7 @@ def _seconds(text: str) -> float:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     iut = p.add_argument_group("implementation under test (tmadkit/iut/CONTRACT.md); default: the reference")
-    iut.add_argument("--iut", default="tmadkit.reference:factory", metavar="MODULE:FACTORY",
+    iut.add_argument("--iut", metavar="MODULE:FACTORY",
                      help="in-process Python: a callable returning it (MODULE may be a path to a .py file)")
     iut.add_argument("--iut-cmd", metavar="'CMD {file}'",
                      help="a command run per file, printing a JSON answer; placeholders {file} {name} {as} {at} {pki}")
@@ -91,6 +92,10 @@ def run_time() -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before anything runs or is written: two adapters named at once is the caller's mistake.
+    why = conflict(iut=args.iut, cmd=args.iut_cmd, inbox=args.iut_inbox, outbox=args.iut_outbox)
+    if why:
+        raise InputError(why)
     extra = []
     if args.keyword:
         extra += ["-k", args.keyword]

@@ -13,12 +13,32 @@ DEFAULT_IUT = "tmadkit.reference:factory"
 DEFAULT_TIMEOUT = 30.0
 
 
+FLAGS = {"iut": "--iut", "cmd": "--iut-cmd", "inbox": "--iut-inbox", "outbox": "--iut-outbox"}
+
+
+def conflict(*, iut=None, cmd=None, inbox=None, outbox=None, flags: dict[str, str] = FLAGS) -> str | None:
+    """Why the options name the implementation under test more than one way, or None.  Each
+    adapter is one way (a file exchange is the inbox and outbox together); given two, neither
+    may silently win, or the report would be about another system than the one the caller meant."""
+    given = [flags[k] for k, v in (("iut", iut), ("cmd", cmd)) if v]
+    if inbox or outbox:
+        given.append(flags["inbox"] if inbox else flags["outbox"])
+    if len(given) < 2:
+        return None
+    return f"{given[0]} and {given[1]} both name the implementation under test: give one of them"
+
+
 def open_adapter(*, iut: str | None = None, cmd: str | None = None, inbox: str | None = None,
-                 outbox: str | None = None, timeout: float | None = None, declaration: str | None = None):
-    """The adapter the options name: a command, else a file exchange, else in-process.
-    ValueError (with the option's name) for options that do not make sense."""
+                 outbox: str | None = None, timeout: float | None = None, declaration: str | None = None,
+                 flags: dict[str, str] = FLAGS):
+    """The adapter the options name: in-process, a command or a file exchange (in-process, the
+    reference, when none is named).  ValueError (with the option's name, as `flags` spell them)
+    for options that do not make sense."""
     from .contract import Declaration
 
+    why = conflict(iut=iut, cmd=cmd, inbox=inbox, outbox=outbox, flags=flags)
+    if why:
+        raise ValueError(why)
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     decl = None
     if declaration:
