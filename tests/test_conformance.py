@@ -204,3 +204,18 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_folder_as_it_was(tmp_p
     assert main(["conformance", "--out", str(out), "-m", "TMAD_T5_5"]) == 2
     assert "report.html" in capsys.readouterr().err
     assert _folder(out) == before
+
+
+def test_a_bad_selection_expression_is_the_callers_mistake_not_the_implementations(tmp_path: Path, capsys):
+    from tmadkit import conformance
+    from tmadkit.errors import TmadkitError
+
+    out = tmp_path / "r"
+    for flag, expr, what in (("-m", "TMAD_T5_9 and (", "marker"), ("-k", "expired or", "keyword")):
+        assert main(["conformance", "--out", str(out), flag, expr]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} {expr!r}: the {what} expression is invalid: at column" in err, err
+        assert "implementation" not in err and not out.exists()
+    with pytest.raises(TmadkitError, match="the marker expression is invalid") as exc:
+        conformance.run(out, show_progress=False, pytest_args=["-m", "TMAD_T5_9 and ("])
+    assert "implementation" not in str(exc.value) and not out.exists()

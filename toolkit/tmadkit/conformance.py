@@ -16,7 +16,7 @@ import pytest
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from . import __version__, atomic, bundle, registry, report_html, sources, traceability
-from .errors import TmadkitError
+from .errors import InputError, TmadkitError
 from .exports import completed_run_files
 from .iut import DEFAULT_IUT
 from .rules import load_all
@@ -61,6 +61,10 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
     """`iut`: an in-process implementation, MODULE:FACTORY; `iut_options`: cmd, inbox, outbox,
     timeout, declaration, version (see tmadkit.iut).  With neither iut, cmd nor inbox and
     outbox, the run is against the reference."""
+    args = pytest_args or []
+    for flag, expr in zip(args, args[1:]):
+        if flag in ("-m", "-k"):
+            check_expression(flag, expr)
     adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
     if iut:
         adapter_args.append(f"--tmadkit-iut={iut}")
@@ -82,8 +86,11 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
         if code == pytest.ExitCode.USAGE_ERROR:
             from .bdd import plugin as bdd_plugin
 
+            if bdd_plugin.open_error is None:   # pytest refused its options: the caller's, not the implementation's
+                raise TmadkitError(f"the run's options were refused (pytest's message is above): nothing was run, "
+                                   f"and {out} was left as it was")
             raise TmadkitError(f"the implementation under test could not be opened: "
-                               f"{bdd_plugin.open_error or 'see the message above'}; nothing was written to {out}")
+                               f"{bdd_plugin.open_error}; nothing was written to {out}")
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             raise TmadkitError(f"no scenario matches the selection ({' '.join(pytest_args or [])}): nothing was run, "
                                f"and {out} was left as it was")
@@ -101,6 +108,22 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
                                                                              run_files["cucumber.json"], results)
     run_files["results.json"] = json.dumps(results, indent=2, sort_keys=True) + "\n"
     return write_report(out, results, run_files)
+
+
+def check_expression(flag: str, expr: str) -> None:
+    """InputError unless `expr` is a valid -m (marker) or -k (keyword) expression.  Checked
+    before the run, with pytest's own parser, because pytest reports a bad one as a usage
+    error, which would otherwise read as an implementation that could not be opened."""
+    from _pytest.mark.expression import Expression
+
+    try:
+        Expression.compile(expr)
+    except Exception as exc:  # noqa: BLE001 - SyntaxError from pytest 9, its own ParseError before
+        column = getattr(exc, "offset", None) or getattr(exc, "column", None)
+        message = getattr(exc, "msg", None) or getattr(exc, "message", None) or str(exc)
+        what = "marker" if flag == "-m" else "keyword"
+        raise InputError(f"{flag} {expr!r}: the {what} expression is invalid: "
+                         + (f"at column {column}: {message}" if column else message)) from None
 
 
 def _refuse_if_nothing_applied(results: dict, out: Path) -> None:

@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     why = conflict(iut=args.iut, cmd=args.iut_cmd, inbox=args.iut_inbox, outbox=args.iut_outbox)
     if why:
         raise InputError(why)
+    for flag, expr in (("-k", args.keyword), ("-m", args.markexpr)):
+        if expr:   # as the caller wrote it, so that a column in the message is a column of theirs
+            conformance.check_expression(flag, expr)
     extra = []
     if args.keyword:
         extra += ["-k", args.keyword]
