@@ -374,3 +374,38 @@ def test_two_ways_of_naming_the_implementation_are_refused(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert f"{named[0]} and {named[1]} both name the implementation under test" in err, err
     assert not out.exists()
+
+
+def test_an_in_process_implementation_that_raises_is_an_error_not_a_failure(tmp_path: Path):
+    # An AssertionError inside the implementation is its crash, not a wrong answer tmadkit found
+    impl = tmp_path / "impl.py"
+    impl.write_text("class Impl:\n"
+                    "    def apply(self, actor, rule_id, facts, **kw):\n"
+                    "        assert False, 'internal invariant broken'\n"
+                    "    def smi_apply(self, events, readings):\n"
+                    "        assert False, 'inventory corrupt'\n"
+                    "def factory():\n"
+                    "    return Impl()\n")
+    out = tmp_path / "r"
+    conformance.run(out, f"{impl}:factory", show_progress=False,
+                    pytest_args=["-m", "rule_TMAD_T5_5_MCF_accept or rule_AC_2_4_CH_added"])
+    by = statuses(out)
+    assert set(by) == {"error"} and len(by["error"]) > 4
+    for s in by["error"]:
+        assert "raised AssertionError" in s["message"], s["message"]
+    applied = [s for s in by["error"] if s["rule"] == "TMAD-T5.5-MCF-accept"]
+    assert applied and all("internal invariant broken" in s["actual"]["output"]["traceback"] for s in applied)
+    assert set(assert_junit_and_cucumber_agree(out).values()) == {"error"}
+
+
+def test_implementations_in_files_of_the_same_name_are_not_confused(tmp_path: Path):
+    # one process may open several (tmadkit conformance is callable; the tests run many)
+    from tmadkit.iut.inprocess import load_factory
+
+    for n, body in enumerate(["x = (", "def factory():\n    return 'first'\n", "def factory():\n    return 'second'\n"]):
+        (tmp_path / str(n)).mkdir()
+        (tmp_path / str(n) / "impl.py").write_text(body)
+    with pytest.raises(SyntaxError):
+        load_factory(f"{tmp_path / '0' / 'impl.py'}:factory")
+    assert load_factory(f"{tmp_path / '1' / 'impl.py'}:factory")() == "first"
+    assert load_factory(f"{tmp_path / '2' / 'impl.py'}:factory")() == "second"

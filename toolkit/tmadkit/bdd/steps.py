@@ -38,24 +38,29 @@ def apply_rule(actor: str, rule_id: str, tmadkit_facts, tmadkit_iut, tmadkit_sce
     if describes_file(tmadkit_facts) and tmadkit_iut.takes_files:
         request = files.request_for(tmadkit_facts)
         tmadkit_scenario_record["request"] = request.envelope()
-        try:
-            answer = tmadkit_iut.authenticate(request)
-        except IUTError as exc:
-            # not an AssertionError: the plugin records it as an error, with what the implementation said
-            tmadkit_scenario_record["actual"] = {"status": "error", "detail": str(exc), "output": exc.output}
-            raise
+        answer = _answer(tmadkit_scenario_record, tmadkit_iut.authenticate, request)
         tmadkit_scenario_record["actual"] = files.summary(answer)
         return FileAnswer(request, answer)
-    verdict = tmadkit_iut.apply(actor, rule_id, tmadkit_facts)
+    verdict = _answer(tmadkit_scenario_record, tmadkit_iut.apply, actor, rule_id, tmadkit_facts)
     tmadkit_scenario_record["actual"] = verdict.to_dict()
     return verdict
+
+
+def _answer(record: dict, operation, *args, **kwargs):
+    """The implementation's answer; if it did not give one, what it did say is the actual output."""
+    try:
+        return operation(*args, **kwargs)
+    except IUTError as exc:
+        # not an AssertionError: the plugin records it as an error, with what the implementation said
+        record["actual"] = {"status": "error", "detail": str(exc), "output": exc.output}
+        raise
 
 
 @when(parsers.parse('the {actor} applies rule "{rule_id}" of {document} {version}'), target_fixture="tmadkit_verdict")
 def apply_rule_of_version(actor: str, rule_id: str, document: str, version: str, tmadkit_facts, tmadkit_iut,
                           tmadkit_scenario_record):
     tmadkit_scenario_record.update(rule=rule_id, actor=actor, version=version)
-    verdict = tmadkit_iut.apply(actor, rule_id, tmadkit_facts, version=version)
+    verdict = _answer(tmadkit_scenario_record, tmadkit_iut.apply, actor, rule_id, tmadkit_facts, version=version)
     tmadkit_scenario_record["actual"] = verdict.to_dict()
     return verdict
 

@@ -6,6 +6,8 @@ Operations are found by name (contract.AUTHENTICATE, APPLY, SMI_APPLY).  An obje
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -24,14 +26,20 @@ def load_factory(spec: str):
         raise ValueError(f"--iut {spec!r}: expected MODULE:FACTORY (e.g. mypkg.iut:factory or examples/x.py:factory)")
     if module_name.endswith(".py"):
         path = Path(module_name).resolve()
-        name = f"tmadkit_iut_{path.stem}"
+        # One module per file, kept for the process (several runs may open it), and named by
+        # its path: two files called impl.py are two implementations.
+        name = f"tmadkit_iut_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
         if name not in sys.modules:
             loader = importlib.util.spec_from_file_location(name, path)
             if loader is None or not path.is_file():
                 raise ValueError(f"--iut {spec!r}: no such file {path}")
             module = importlib.util.module_from_spec(loader)
             sys.modules[name] = module
-            loader.loader.exec_module(module)
+            try:
+                loader.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]   # never leave half a module to be found next time
+                raise
         module = sys.modules[name]
     else:
         module = importlib.import_module(module_name)
@@ -60,17 +68,25 @@ class InProcessAdapter:
         self.operations = has | ({AUTHENTICATE} if APPLY in has else set())
 
     def __getattr__(self, attr):
-        # smi_steps calls smi_apply and reads `name` on the implementation itself
-        return getattr(self.obj, attr)
+        # smi_steps asks for smi_apply (hasattr: AttributeError where the object has none) and
+        # reads `name` on the implementation itself
+        value = getattr(self.obj, attr)
+        return functools.partial(self._call, SMI_APPLY) if attr == SMI_APPLY else value
+
+    def _call(self, operation: str, *args, **kwargs):
+        """The implementation's operation.  Anything it raises, an AssertionError of its own
+        included, is its crash: an IUTError (an *error* on the scenario), never a failure,
+        which is tmadkit finding a wrong answer."""
+        try:
+            return getattr(self.obj, operation)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the implementation's crash is the scenario's error
+            raise IUTError(f"{operation} raised {type(exc).__name__}: {exc}",
+                           {"traceback": traceback.format_exc(limit=5)}) from exc
 
     def apply(self, actor, rule_id, facts, **kwargs):
-        return self.obj.apply(actor, rule_id, facts, **kwargs)   # version=, where the scenario names one
+        return self._call(APPLY, actor, rule_id, facts, **kwargs)   # version=, where the scenario names one
 
     def authenticate(self, request: AuthRequest) -> dict:
-        try:
-            answer = self.obj.authenticate(request.file_name, request.content, authenticator=request.authenticator,
-                                           at=request.at, pki=request.pki)
-        except Exception as exc:  # noqa: BLE001 - the implementation's crash is the scenario's error
-            raise IUTError(f"authenticate raised {type(exc).__name__}: {exc}",
-                           {"traceback": traceback.format_exc(limit=5)}) from exc
+        answer = self._call(AUTHENTICATE, request.file_name, request.content, authenticator=request.authenticator,
+                            at=request.at, pki=request.pki)
         return contract.check_answer(answer, "authenticate")
