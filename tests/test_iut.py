@@ -174,6 +174,8 @@ def test_a_silent_file_exchange_times_out_as_an_error(tmp_path: Path):
     [s] = statuses(tmp_path / "report")["error"]
     assert "verdict.json in the outbox within 0.5 s" in s["message"]
     assert s["actual"]["output"]["request"]["as"] == "DCC"
+    # the request is withdrawn: an implementation that comes up later does not find it stale
+    assert not list((tmp_path / "in").iterdir())
 
 
 def test_a_declaration_limits_roles_and_versions(tmp_path: Path):
@@ -409,3 +411,32 @@ def test_implementations_in_files_of_the_same_name_are_not_confused(tmp_path: Pa
         load_factory(f"{tmp_path / '0' / 'impl.py'}:factory")
     assert load_factory(f"{tmp_path / '1' / 'impl.py'}:factory")() == "first"
     assert load_factory(f"{tmp_path / '2' / 'impl.py'}:factory")() == "second"
+
+
+def test_a_request_the_daemon_cannot_answer_does_not_stop_it(tmp_path: Path):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    outbox.mkdir()
+    # left from an earlier run that gave up on them: one whose PKI (a temporary folder of that
+    # run) is gone, one whose file is gone, one that is not JSON
+    (inbox / "MCF_a.xml").write_text("<x/>")
+    stale = {"contract": "1", "operation": "authenticate", "as": "DCC", "at": "2026-03-01T12:00:00+00:00"}
+    (inbox / "old-00001.request.json").write_text(json.dumps({**stale, "request": "old-00001", "file": "MCF_a.xml",
+                                                              "pki": str(tmp_path / "gone")}))
+    (inbox / "old-00002.request.json").write_text(json.dumps({**stale, "request": "old-00002", "file": "MCF_b.xml",
+                                                              "pki": str(tmp_path / "gone")}))
+    (inbox / "old-00003.request.json").write_text("{half")
+    proc = start_daemon(["-m", "tmadkit.iut.reference_daemon"], inbox, outbox)
+    try:
+        conformance.run(tmp_path / "report", show_progress=False,
+                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 30})
+        assert proc.poll() is None, "the daemon stopped"
+    finally:
+        stop(proc)
+    by = statuses(tmp_path / "report")
+    assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
+    assert not list(inbox.glob("*.request.json"))    # set aside, so not tried again and again
+    assert sorted(p.name for p in inbox.glob("*.failed")) == [f"old-0000{n}.request.json.failed" for n in (1, 2, 3)]
+    err = proc.stderr.read()
+    assert "old-00001.request.json" in err and "gone/pki.yaml" in err

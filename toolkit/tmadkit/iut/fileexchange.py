@@ -47,15 +47,22 @@ class FileExchangeAdapter:
 
     def authenticate(self, request: AuthRequest) -> dict:
         rid = f"{self._run}-{next(self._seq):05d}"
-        write_atomically(self.inbox / request.file_name, request.content)
+        inbound = self.inbox / request.file_name
+        write_atomically(inbound, request.content)
         envelope = {"contract": contract.CONTRACT_VERSION, "request": rid, **request.envelope()}
-        write_atomically(self.inbox / f"{rid}.request.json", json.dumps(envelope, indent=1).encode())
+        request_file = self.inbox / f"{rid}.request.json"
+        write_atomically(request_file, json.dumps(envelope, indent=1).encode())
         verdict = self.outbox / f"{rid}.verdict.json"
         deadline = time.monotonic() + self.timeout
         while not verdict.exists():
             if time.monotonic() > deadline:
                 pending = sorted(p.name for p in self.inbox.iterdir() if not p.name.startswith("."))
-                raise IUTError(f"no {verdict.name} in the outbox within {self.timeout:g} s",
+                # Withdrawn (the request first, which is what the other side acts on): left
+                # there, it would be found stale by an implementation that comes up after this
+                # run, whose PKI folder is gone by then.
+                request_file.unlink(missing_ok=True)
+                inbound.unlink(missing_ok=True)
+                raise IUTError(f"no {verdict.name} in the outbox within {self.timeout:g} s (request withdrawn)",
                                {"request": envelope, "inbox_still_holds": pending[:20]})
             time.sleep(POLL_SECONDS)
         try:

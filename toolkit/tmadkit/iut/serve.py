@@ -50,18 +50,29 @@ def handle(authenticate: Authenticate, request_path: Path, outbox: Path) -> None
     result = authenticate(inbound.name, inbound.read_bytes(), authenticator=env["as"],
                           at=datetime.fromisoformat(env["at"]), pki=Path(env["pki"]))
     write_atomically(outbox / f"{env['request']}.verdict.json", json.dumps(_answer(result)).encode())
-    request_path.unlink()
+    request_path.unlink(missing_ok=True)     # the harness may have withdrawn it meanwhile
     inbound.unlink(missing_ok=True)
 
 
 def serve(authenticate: Authenticate, inbox: Path, outbox: Path, *, poll: float = 0.02) -> None:
-    """Answer requests in arrival order until SIGTERM or SIGINT."""
+    """Answer requests in arrival order until SIGTERM or SIGINT.  A request that cannot be
+    answered (not JSON; its file or its PKI gone, as for one left by a run that gave up on it)
+    is set aside as `<name>.failed`, with the reason on stderr, and the service goes on: one
+    stale request must not leave every later one unanswered."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     while not stopping:
         requests = sorted(inbox.glob("*.request.json"), key=lambda p: p.name)
         for req in requests:
-            handle(authenticate, req, outbox)
+            try:
+                handle(authenticate, req, outbox)
+            except Exception as exc:  # noqa: BLE001 - whatever it was, it concerns that request alone
+                print(f"{req.name}: not answered ({type(exc).__name__}: {exc}); set aside as {req.name}.failed",
+                      file=sys.stderr, flush=True)
+                try:
+                    req.replace(req.with_name(req.name + ".failed"))
+                except FileNotFoundError:
+                    pass    # withdrawn meanwhile
         if not requests:
             time.sleep(poll)
 
