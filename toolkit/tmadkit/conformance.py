@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import platform
-from collections import Counter
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,8 +61,8 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
     """`iut`: an in-process implementation, MODULE:FACTORY; `iut_options`: cmd, inbox, outbox,
     timeout, declaration, version (see tmadkit.iut).  With neither iut, cmd nor inbox and
     outbox, the run is against the reference."""
-    args = pytest_args or []
-    for flag, expr in zip(args, args[1:]):
+    selection = pytest_args or []
+    for flag, expr in zip(selection, selection[1:]):
         if flag in ("-m", "-k"):
             check_expression(flag, expr)
     adapter_args = [f"{IUT_OPTIONS[k]}={v}" for k, v in (iut_options or {}).items() if v is not None]
@@ -99,9 +99,10 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
         results = json.loads(results_path.read_text(encoding="utf-8"))
         _refuse_if_nothing_applied(results, out)
         run_files = {name: (Path(tmp) / name).read_text(encoding="utf-8") for name in ("junit.xml", "cucumber.json")}
-    results["run"] = {"implementation": results.get("implementation") or iut or DEFAULT_IUT, "adapter": results.get("adapter"),
-                      "declaration": results.get("declaration"), "tmad_version": results.get("tmad_version"),
-                      "tmadkit": __version__, "python": platform.python_version()}
+    results["run"] = {"implementation": results.get("implementation") or iut or DEFAULT_IUT,
+                      "adapter": results.get("adapter"), "declaration": results.get("declaration"),
+                      "tmad_version": results.get("tmad_version"), "tmadkit": __version__,
+                      "python": platform.python_version()}
     # No wall-clock time in results or reports: reruns over the same inputs give the same bytes;
     # the run's time is printed and recorded once, in the evidence bundle's manifest.
     run_files["junit.xml"], run_files["cucumber.json"] = completed_run_files(run_files["junit.xml"],
