@@ -177,7 +177,6 @@ def _folder(out: Path) -> dict[str, bytes | None]:
 
 
 def test_a_report_that_cannot_be_written_whole_leaves_the_folder_as_it_was(tmp_path: Path, capsys):
-    import resource
     import subprocess
     import sys
 
@@ -190,9 +189,11 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_folder_as_it_was(tmp_p
     limit = 1_000_000
     assert all(len(data) < limit for name, data in before.items() if name in ("junit.xml", "results.json"))
     assert len(before["report.json"]) > limit
-    proc = subprocess.run([sys.executable, "-m", "tmadkit.cli", "conformance", "--out", str(out), "-m", "TMAD_T5_5"],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    # (set in the child itself, not by preexec_fn, which is unsafe in a process with threads)
+    script = (f"import resource, sys\nresource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+              f"from tmadkit.cli import main\nsys.exit(main({['conformance', '--out', str(out), '-m', 'TMAD_T5_5']!r}))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 2 and "File too large" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "report.json" in proc.stderr or "oscal-assessment-results.json" in proc.stderr
     assert _folder(out) == before
