@@ -114,8 +114,13 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
 def check_expression(flag: str, expr: str) -> None:
     """InputError unless `expr` is a valid -m (marker) or -k (keyword) expression.  Checked
     before the run, with pytest's own parser, because pytest reports a bad one as a usage
-    error, which would otherwise read as an implementation that could not be opened."""
-    from _pytest.mark.expression import Expression
+    error, which would otherwise read as an implementation that could not be opened.  The parser
+    is pytest's private module: a pytest without it leaves the check to the run, whose usage
+    error is then reported as the caller's options refused."""
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:
+        return
 
     try:
         Expression.compile(expr)
