@@ -169,6 +169,50 @@ def test_fastbins_are_turned_off_once_where_glibc_allows():
         assert first is True
 
 
+def test_the_cycle_collector_is_paused_while_table_5_10_runs_and_restored_after(mcf, world, expected, monkeypatch):
+    import gc
+
+    seen = []
+    check = CommonValidation.check
+
+    def watching(self, group_id, installation):
+        seen.append(gc.isenabled())
+        return check(self, group_id, installation)
+
+    monkeypatch.setattr(CommonValidation, "check", watching)
+    for enabled in (True, False):       # restored as it was, including when it was already off
+        (gc.enable if enabled else gc.disable)()
+        try:
+            assert _flat(_results(mcf, world, process=False)) == expected
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert seen and not any(seen)
+
+
+def test_a_pause_held_by_two_threads_ends_with_the_last():
+    import gc
+
+    from tmadkit.common_validation import collector
+
+    gc.enable()
+    inner_started, outer_done = threading.Event(), threading.Event()
+
+    def other():
+        with collector.paused():
+            inner_started.set()
+            outer_done.wait(10)
+            assert not gc.isenabled()     # the main thread's pause ended, this one still holds
+
+    t = threading.Thread(target=other)
+    with collector.paused():
+        t.start()
+        inner_started.wait(10)
+    outer_done.set()
+    t.join(10)
+    assert gc.isenabled()
+
+
 def test_a_stream_and_tree_that_disagree_are_an_error_not_a_result(mcf, world, monkeypatch):
     """The worker read the whole stream (36 installations) but the tree given has 9: the two
     parses of one file disagree, which is a fault to report, never results to merge."""

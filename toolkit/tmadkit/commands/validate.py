@@ -7,6 +7,7 @@ from pathlib import Path
 from ..authentication.context import AUTHENTICATORS
 from ..authentication.received import ReceivedFile
 from ..authentication.validate import load_context, name_ok, validate_file
+from ..common_validation import collector
 from ..common_validation.speculative import SpeculativeCommonValidation
 from ..errors import InputError
 from ._output import add_json_flag, emit_json
@@ -139,27 +140,32 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
     from ..rules import tmad_rules
 
     procedure = Procedure.load("authenticate", tmad_rules())   # the rules are read once for every step
-    results = []
-    for path in args.files:
-        received = ReceivedFile.read(path)
-        checking = world is not None and ctx.authenticator == "DCC"
-        # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;
-        # its results are read only if the file is accepted (speculative.py says why that is safe).
-        speculation = SpeculativeCommonValidation(received, world.path, at) if checking else None
-        try:
-            result = validate_file(received, ctx, extra, procedure=procedure)
-            if checking and result["accepted"] and result["file_type"] == "MCF":
-                from ..common_validation.process import process_mcf
-                from ..smki import pki as pki_mod
+    with collector.paused():       # collector.py says why
+        return _report(args, [_one_file(path, args, ctx, extra, procedure, world, at) for path in args.files])
 
-                result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
-                                          emit_dir=args.emit_mvf, state_dir=args.state,
-                                          mvf_counter=args.mvf_counter, speculation=speculation))
-        finally:
-            if speculation is not None:
-                speculation.cancel()
-        del received, speculation   # a 300 MB file's tree is not kept while the next file is read
-        results.append(result)
+
+def _one_file(path: Path, args: argparse.Namespace, ctx, extra: dict, procedure, world, at: datetime) -> dict:
+    received = ReceivedFile.read(path)
+    checking = world is not None and ctx.authenticator == "DCC"
+    # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;
+    # its results are read only if the file is accepted (speculative.py says why that is safe).
+    speculation = SpeculativeCommonValidation(received, world.path, at) if checking else None
+    try:
+        result = validate_file(received, ctx, extra, procedure=procedure)
+        if checking and result["accepted"] and result["file_type"] == "MCF":
+            from ..common_validation.process import process_mcf
+            from ..smki import pki as pki_mod
+
+            result.update(process_mcf(received, world, at, pki=pki_mod.load(args.pki) if args.pki else None,
+                                      emit_dir=args.emit_mvf, state_dir=args.state,
+                                      mvf_counter=args.mvf_counter, speculation=speculation))
+    finally:
+        if speculation is not None:
+            speculation.cancel()
+    return result
+
+
+def _report(args: argparse.Namespace, results: list[dict]) -> int:
     ok = all(r["accepted"] and name_ok(r) for r in results)
     if args.json:
         emit_json(results if len(results) > 1 else results[0])

@@ -47,7 +47,7 @@ from pathlib import Path
 from ..authentication.received import ReceivedFile
 from ..errors import WorkerError
 from ..xml.safe import XMLInputError
-from . import extract
+from . import collector, extract
 from .run import Cancelled, CommonValidation, FailedCheck, InstallationResult
 
 PROCESS_FROM = 64 << 20     # bytes of MCF from which the worker is a process, not a thread
@@ -246,15 +246,16 @@ def _check_stream(source, file: str, world_path: Path, at: datetime, version: st
     world = World(world_path)
     cv = CommonValidation(world, at, version=version)
     try:
-        if board is None:
-            return list(cv.run_stream(source, file=file, stop=stop)), True
-        out: list[InstallationResult] = []
-        for result in cv.run_stream(source, file=file, stop=stop):
-            out.append(result)
-            board.worker = len(out)
-            if len(out) >= board.main:
-                return out, False
-        return out, True
+        with collector.paused():
+            if board is None:
+                return list(cv.run_stream(source, file=file, stop=stop)), True
+            out: list[InstallationResult] = []
+            for result in cv.run_stream(source, file=file, stop=stop):
+                out.append(result)
+                board.worker = len(out)
+                if len(out) >= board.main:
+                    return out, False
+            return out, True
     finally:
         cv.world.close()
         world.close()
