@@ -10,8 +10,9 @@ main tree means the worker starts at once, not after the parse.
 
 The worker is a child process for a large file and a thread for a small one.  A thread
 shares the GIL with the main thread's Python (Table 10.1, the header, the MVF), which cost a
-400 MB file about 5 s of waiting; a process shares nothing but costs about half a second and
-an interpreter's memory to start, which only a large file repays (PROCESS_FROM).  Either way
+400 MB file about 5 s of waiting; a process shares nothing but costs a quarter of a second
+and about 100 MB of memory (an interpreter, tmadkit, the rules), which only a large file
+repays (PROCESS_FROM).  Either way
 the worker is given the very bytes the main process parses: the process reads them from a
 pipe the main process writes the received file's snapshot into (never the file on disk,
 which could have changed since), so it holds only the installation it is checking.
