@@ -378,6 +378,24 @@ def test_two_ways_of_naming_the_implementation_are_refused(tmp_path: Path, capsy
     assert not out.exists()
 
 
+@pytest.mark.parametrize("flags", [["--iut", "examples/sloppy_authenticator.py:factory"], []],
+                         ids=["in-process", "reference"])
+def test_a_timeout_for_an_implementation_that_cannot_be_timed_is_refused(tmp_path: Path, capsys, flags):
+    out = tmp_path / "r"
+    assert main(["conformance", "--out", str(out), *flags, "--timeout", "5", "-m", "rule_TMAD_T5_9_5_9_4"]) == 2
+    err = capsys.readouterr().err
+    assert "--timeout applies to --iut-cmd and a file exchange" in err and "not timed" in err, err
+    assert not out.exists()
+
+
+def test_a_timeout_for_the_plugins_in_process_implementation_is_an_open_error():
+    from tmadkit.bdd.plugin import _FLAGS
+    from tmadkit.iut import open_adapter
+
+    with pytest.raises(ValueError, match="--tmadkit-timeout applies to --tmadkit-iut-cmd"):
+        open_adapter(iut="examples/sloppy_authenticator.py:factory", timeout=5, flags=_FLAGS)
+
+
 def test_an_in_process_implementation_that_raises_is_an_error_not_a_failure(tmp_path: Path):
     # An AssertionError inside the implementation is its crash, not a wrong answer tmadkit found
     impl = tmp_path / "impl.py"

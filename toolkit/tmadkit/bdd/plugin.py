@@ -80,7 +80,8 @@ def pytest_bdd_apply_tag(tag: str, function):
 
 
 # The adapter options as this plugin spells them, for open_adapter's messages.
-_FLAGS = {"iut": "--tmadkit-iut", "cmd": "--tmadkit-iut-cmd", "inbox": "--tmadkit-inbox", "outbox": "--tmadkit-outbox"}
+_FLAGS = {"iut": "--tmadkit-iut", "cmd": "--tmadkit-iut-cmd", "inbox": "--tmadkit-inbox", "outbox": "--tmadkit-outbox",
+          "timeout": "--tmadkit-timeout"}
 
 
 @pytest.fixture(scope="session")

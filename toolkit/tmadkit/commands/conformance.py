@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     iut.add_argument("--iut-declaration", type=Path, metavar="FILE",
                      help="JSON: the roles, GroupIDs and TMAD versions it supports (the rest is not applicable)")
     iut.add_argument("--timeout", type=_seconds, metavar="SECONDS",
-                     help="per scenario, for a command or file exchange (default 30); then it is an error")
+                     help="per scenario, for a command or file exchange (default 30); then it is an error. "
+                          "Refused for an in-process implementation, which cannot be timed")
     iut.add_argument("--tmad", "--tmad-version", dest="tmad_version", metavar="VERSION",
                      help="run that TMAD version's suite (e.g. 5.0, 5.1, 6.1F): its scenarios, under its values")
     p.add_argument("--out", type=Path, default=Path("tmadkit-report"), help="report folder (default ./tmadkit-report)")
@@ -93,7 +94,7 @@ def run_time() -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     # Before anything runs or is written: two adapters named at once is the caller's mistake.
-    why = conflict(iut=args.iut, cmd=args.iut_cmd, inbox=args.iut_inbox, outbox=args.iut_outbox)
+    why = conflict(iut=args.iut, cmd=args.iut_cmd, inbox=args.iut_inbox, outbox=args.iut_outbox, timeout=args.timeout)
     if why:
         raise InputError(why)
     for flag, expr in (("-k", args.keyword), ("-m", args.markexpr)):

@@ -13,19 +13,26 @@ DEFAULT_IUT = "tmadkit.reference:factory"
 DEFAULT_TIMEOUT = 30.0
 
 
-FLAGS = {"iut": "--iut", "cmd": "--iut-cmd", "inbox": "--iut-inbox", "outbox": "--iut-outbox"}
+FLAGS = {"iut": "--iut", "cmd": "--iut-cmd", "inbox": "--iut-inbox", "outbox": "--iut-outbox", "timeout": "--timeout"}
 
 
-def conflict(*, iut=None, cmd=None, inbox=None, outbox=None, flags: dict[str, str] = FLAGS) -> str | None:
-    """Why the options name the implementation under test more than one way, or None.  Each
-    adapter is one way (a file exchange is the inbox and outbox together); given two, neither
-    may silently win, or the report would be about another system than the one the caller meant."""
+def conflict(*, iut=None, cmd=None, inbox=None, outbox=None, timeout=None,
+             flags: dict[str, str] = FLAGS) -> str | None:
+    """Why the options for the implementation under test do not go together, or None.  Each
+    adapter is one way of naming it (a file exchange is the inbox and outbox together); given
+    two, neither may silently win, or the report would be about another system than the one the
+    caller meant.  A timeout applies to a command or a file exchange: an in-process
+    implementation runs inside tmadkit's own process, where nothing can stop it, so a timeout
+    given for one would be silently ignored."""
     given = [flags[k] for k, v in (("iut", iut), ("cmd", cmd)) if v]
     if inbox or outbox:
         given.append(flags["inbox"] if inbox else flags["outbox"])
-    if len(given) < 2:
-        return None
-    return f"{given[0]} and {given[1]} both name the implementation under test: give one of them"
+    if len(given) >= 2:
+        return f"{given[0]} and {given[1]} both name the implementation under test: give one of them"
+    if timeout is not None and not (cmd or inbox or outbox):
+        return (f"{flags['timeout']} applies to {flags['cmd']} and a file exchange; an in-process implementation "
+                f"({flags['iut']}, or the reference) runs in tmadkit's own process and is not timed")
+    return None
 
 
 def open_adapter(*, iut: str | None = None, cmd: str | None = None, inbox: str | None = None,
@@ -36,7 +43,7 @@ def open_adapter(*, iut: str | None = None, cmd: str | None = None, inbox: str |
     for options that do not make sense."""
     from .contract import Declaration
 
-    why = conflict(iut=iut, cmd=cmd, inbox=inbox, outbox=outbox, flags=flags)
+    why = conflict(iut=iut, cmd=cmd, inbox=inbox, outbox=outbox, timeout=timeout, flags=flags)
     if why:
         raise ValueError(why)
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
