@@ -322,6 +322,22 @@ def test_a_run_in_which_no_scenario_applies_is_refused_and_writes_nothing(tmp_pa
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_plain_pytest_in_which_no_scenario_applies_exits_5_not_0(tmp_path: Path, xdist):
+    # As the README runs the features without `tmadkit conformance`: nothing checked is no pass
+    run = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tmadkit.bdd.test_features",
+                          "-p", "no:cacheprovider", f"--tmadkit-iut-cmd={REFERENCE_CMD}", "-m", "TMAD_T5_7",
+                          *xdist, "-q"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert run.returncode == 5, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "no selected scenario applies to the implementation under test" in run.stdout
+    # and one scenario that applies is enough for the run to count
+    run = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tmadkit.bdd.test_features",
+                          "-p", "no:cacheprovider", f"--tmadkit-iut-cmd={REFERENCE_CMD}",
+                          "-m", "TMAD_T5_7 or rule_TMAD_T5_9_5_9_4", *xdist, "-q"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+
 def test_junit_tells_an_implementation_that_broke_from_one_that_answered_wrongly(tmp_path: Path):
     # Its first answer is a crash, then it accepts every file: the files it should have
     # rejected are failures (a wrong answer), the crash an error, and the rest pass.

@@ -91,6 +91,8 @@ def run(out: Path, iut: str | None = None, *, show_progress: bool = True,
                                    f"and {out} was left as it was")
             raise TmadkitError(f"the implementation under test could not be opened: "
                                f"{bdd_plugin.open_error}; nothing was written to {out}")
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED and results_path.is_file():
+            _refuse_if_nothing_applied(json.loads(results_path.read_text(encoding="utf-8")), out)
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             raise TmadkitError(f"no scenario matches the selection ({' '.join(pytest_args or [])}): nothing was run, "
                                f"and {out} was left as it was")

@@ -35,6 +35,7 @@ pytest_plugins = ["tmadkit.bdd.steps", "tmadkit.bdd.smi_steps"]
 
 _config: pytest.Config | None = None
 _records: list[dict] = []
+NOT_APPLICABLE = "not applicable: "     # the start of a not-applicable scenario's skip reason
 _adapter = None
 open_error: str | None = None     # why the implementation under test could not be opened
 
@@ -63,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     global _config
     _config = config
     _records.clear()
+    if not hasattr(config, "workerinput"):   # with xdist, the controller sees every worker's reports
+        config.pluginmanager.register(_NothingChecked(), "tmadkit-nothing-checked")
     # a fresh session opens its own adapter (tmadkit conformance may run several in one process)
     global _adapter, open_error
     _adapter = open_error = None
@@ -211,7 +214,7 @@ def pytest_bdd_before_step(request: pytest.FixtureRequest, feature, scenario, st
     report = reporting.scenario_reports_registry.get(item)
     if report is not None:
         report.fail()   # pytest-bdd's Cucumber JSON calls a skipped step "passed" unless it is marked
-    pytest.skip(f"not applicable: {reason}")
+    pytest.skip(f"{NOT_APPLICABLE}{reason}")
 
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature, scenario, step, step_func, step_func_args,
@@ -268,6 +271,30 @@ def _fail_as_suspect(item: pytest.Item, report: pytest.TestReport, stale: list[t
     bdd_report = reporting.scenario_reports_registry.get(item)
     if bdd_report is not None:
         bdd_report.fail()
+
+
+class _NothingChecked:
+    """A session in which every scenario was not applicable checked nothing: it ends with exit
+    5, pytest's "nothing ran", which CI treats as a failure, not with a "0 failed" that reads as
+    a pass.  One per session, not module state: tmadkit conformance runs sessions inside others."""
+
+    def __init__(self):
+        self.checked = self.not_applicable = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.passed and report.when == "call" or report.failed:
+            self.checked += 1
+        elif report.skipped and isinstance(report.longrepr, tuple) and NOT_APPLICABLE in str(report.longrepr[2]):
+            self.not_applicable += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.exitstatus != pytest.ExitCode.OK or self.checked or not self.not_applicable:
+            return
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.write_line(f"tmadkit: no selected scenario applies to the implementation under test "
+                                f"({self.not_applicable} not applicable): nothing was checked", red=True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
