@@ -241,6 +241,29 @@ def test_messages_say_what_is_wrong(tmp_path, data, line, kind, says, not_said):
     refused("empty", safe.parse_bytes, b'<?xml version="1.0"?>\n  \n', file="blank.xml")   # this one is empty
 
 
+@pytest.mark.parametrize("compress, name", [
+    ("gzip", "gzip"), ("bz2", "bzip2"), ("lzma", "xz"),
+])
+def test_a_compressed_file_is_named_as_compressed(tmp_path, compress, name):
+    import importlib
+
+    data = importlib.import_module(compress).compress(b'<?xml version="1.0" encoding="UTF-8"?>\n<a/>\n')
+    f = tmp_path / "m.xml"
+    f.write_bytes(data)
+    for err in (refused("encoding", safe.parse_bytes, data, file="m.xml"), refused("encoding", safe.parse_file, f)):
+        assert f"file is {name}-compressed" in str(err) and "decompress it first" in str(err), str(err)
+        assert "NUL" not in str(err)
+
+
+def test_a_zip_archive_is_named_as_compressed(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("MCF.xml", "<a/>")
+    err = refused("encoding", safe.parse_bytes, (tmp_path / "m.zip").read_bytes(), file="m.zip")
+    assert "file is zip-compressed" in str(err), str(err)
+
+
 def test_unreadable_file(tmp_path):
     err = refused("unreadable", safe.parse_file, tmp_path / "missing.xml")
     assert isinstance(err, InputError) and "missing.xml" in str(err)

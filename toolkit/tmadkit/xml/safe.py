@@ -50,6 +50,14 @@ _OTHER_BOMS = (
     (b"\xfe\xff", "UTF-16 (big-endian)"),
     (b"\xff\xfe", "UTF-16 (little-endian)"),
 )
+# A compressed file's first bytes read as control characters or a NUL: name what it is instead.
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
 _XML_WS = b" \t\r\n"
 _ENCODING_DECL = re.compile(rb"""\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 # VersionInfo comes first in an XML declaration; without it, libxml2 reports the declaration malformed.
@@ -105,6 +113,10 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
     for bom, name in _OTHER_BOMS:
         if data.startswith(bom):
             fail("encoding", 0, f"file is {name}, not UTF-8")
+    for magic, name in _COMPRESSED:
+        if data.startswith(magic):
+            fail("encoding", 0, f"file is {name}-compressed, not UTF-8 XML: a migration file is sent as XML "
+                                "(decompress it first)")
     # Without a byte order mark libxml2 would detect UTF-16 or UTF-32 from the first bytes itself.
     if data[:4] in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
         fail("encoding", 0, "file looks like UTF-32 without a byte order mark, not UTF-8")

@@ -94,6 +94,8 @@ class SchemaError:
         place = self.file or ""
         if self.line:
             place = f"{place}:{self.line}" if place else f"line {self.line}"
+            if self.column:        # as tmadkit.xml.safe words a place (libxml2 gives one for few schema errors)
+                place += f" at column {self.column}"
         parts = [p for p in (place, self.path) if p]
         head = ": ".join(parts)
         tag = "" if self.severity == "error" else f"{self.severity}: "
