@@ -197,19 +197,21 @@ def test_a_pause_held_by_two_threads_ends_with_the_last():
 
     gc.enable()
     inner_started, outer_done = threading.Event(), threading.Event()
+    seen = []
 
     def other():
         with collector.paused():
             inner_started.set()
             outer_done.wait(10)
-            assert not gc.isenabled()     # the main thread's pause ended, this one still holds
+            seen.append(gc.isenabled())     # the main thread's pause has ended; this one still holds
 
     t = threading.Thread(target=other)
     with collector.paused():
         t.start()
-        inner_started.wait(10)
+        assert inner_started.wait(10)
     outer_done.set()
     t.join(10)
+    assert seen == [False]
     assert gc.isenabled()
 
 
