@@ -128,6 +128,25 @@ def test_truncated_real_file_at_many_points(tmp_path, cut):
     refused("truncated", safe.parse_file, f)
 
 
+@pytest.mark.parametrize("cut", [2, 3, 5, 6, 10, 20, 38, 39, 40, 51])
+def test_a_file_cut_inside_its_xml_declaration_is_named_truncated(tmp_path, cut):
+    # libxml2 calls "<?xml" alone a processing instruction and a cut after "version" a malformed
+    # declaration; the cause, an interrupted transfer, is what the sender needs to hear
+    data = vector("dccboxed", "signing-tool", "samples", "read-inventory-response-5.4.xml").read_bytes()
+    assert data.index(b"?>") == 52 and cut < 52
+    f = tmp_path / "cut.xml"
+    f.write_bytes(data[:cut])
+    for err in (refused("truncated", safe.parse_bytes, data[:cut], file="cut.xml"),
+                refused("truncated", safe.parse_file, f)):
+        assert "ends inside its XML declaration (truncated?)" in str(err) and (err.line, err.column) == (1, cut + 1)
+
+
+def test_an_unfinished_declaration_followed_by_markup_is_not_called_truncated():
+    for data in (b'<?xml version="1.0" <a/>', b'<?xml version="1.0"\n<a>x</a>'):
+        err = refused("not-well-formed", safe.parse_bytes, data, file="d.xml")
+        assert "truncated" not in str(err) and "'?>' expected" in str(err)
+
+
 def test_not_utf8_bytes(tmp_path):
     f = tmp_path / "latin1.xml"
     f.write_bytes('<?xml version="1.0"?>\n<a>\n<b>caf\u00e9</b></a>'.encode("latin-1"))

@@ -89,6 +89,11 @@ class XMLInputError(InputError):
                          where=f"column {column}" if column else None, clause=CLAUSE)
 
 
+# What may follow "<?xml" in a declaration that has not reached its "?>": no markup.
+_DECLARATION_OPEN = re.compile(rb"[^<>]*")
+_ENDS_IN_DECLARATION = "the file ends inside its XML declaration (truncated?)"
+
+
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     line = data.count(b"\n", 0, offset) + 1
     start = data.rfind(b"\n", 0, offset) + 1
@@ -128,9 +133,15 @@ def _scan_prolog(data: bytes, file: str | None, complete: bool) -> bool:
     if not complete and len(data) < i + 9:
         return False                      # too little to classify the start yet
 
+    # A file cut off inside its XML declaration: libxml2 calls the rest a processing instruction
+    # or a malformed declaration, and the usual cause (an interrupted transfer) goes unsaid.
+    if complete and len(data) - i >= 2 and b"<?xml".startswith(data[i:i + 5]) and len(data) - i <= 5:
+        fail("truncated", len(data), _ENDS_IN_DECLARATION)
     if data.startswith(b"<?xml", i) and data[i + 5:i + 6] in (b" ", b"\t", b"\r", b"\n", b"?"):
         end = data.find(b"?>", i)
         if end < 0:
+            if complete and _DECLARATION_OPEN.fullmatch(data, i + 5):
+                fail("truncated", len(data), _ENDS_IN_DECLARATION)
             return complete
         v = _VERSION_DECL.match(data, i + 5, end)
         if v:
