@@ -19,6 +19,9 @@ written as a name: `NULL` (the Null Certificate ID), a certificate of the exampl
 (`supplier-ds`), or `pki:<entry>` for the witness PKI's.  `mcf: {build: <make-file spec>}`
 builds and signs a real MCF and takes `installation` (the one at `installation_index`,
 default 0) and `group_id` from it, through the same extraction the DCC's run uses.
+
+Witnesses of the Migration Group Encrypted File data validation say `mef: {build, edit}` and
+`mcf: {build}` (the DCO Required File Set): tmadkit.group_validation.witness makes them facts.
 """
 from __future__ import annotations
 
@@ -221,6 +224,9 @@ def materialise(facts: Mapping[str, Any]) -> Mapping[str, Any]:
     """Witness facts -> runtime facts (unchanged unless they describe a file or use a world)."""
     if describes_world(facts):
         return _world_facts(facts)
+    from ..group_validation.witness import describes_group_files, materialise as group_files
+    if describes_group_files(facts):
+        return group_files(facts)
     if not describes_file(facts):
         return facts
     import json
