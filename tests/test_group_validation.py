@@ -79,3 +79,26 @@ def test_the_mcf_installation_is_the_one_with_the_entry_s_chf():
     facts = materialise({"mef": {"build": DA}, "mcf": MCF_DA, "installation_index": 1})
     assert facts["installation"]["chf"]["device_id"] == facts["entry"]["CHFIdentifier"]
     assert "gsme" not in facts["installation"] and facts["group_id"] == "DA"
+
+
+def test_populated_names_the_absent_or_empty_part():
+    facts = {"entry": {"CHFDetail": {"IMSI": " ", "SerialNumbers": {"CHF": "S1", "GPF": ""}, "Empty": {}}}}
+    assert g.populated(facts, fact="entry.CHFDetail.IMSI").detail == "entry.CHFDetail.IMSI is empty"
+    assert g.populated(facts, fact="entry.CHFDetail.PreviousAPN").detail == "entry.CHFDetail.PreviousAPN is absent"
+    assert g.populated(facts, fact="entry.CHFDetail.SerialNumbers").detail == "entry.CHFDetail.SerialNumbers.GPF is empty"
+    assert g.populated(facts, fact="entry.CHFDetail.Empty").detail == "entry.CHFDetail.Empty has no child element"
+    assert g.populated(facts, fact="entry.CHFDetail.SerialNumbers.CHF").ok
+
+
+def test_an_mgf_entry_without_previous_apn_fails_12_6_1_as_the_s1sp_checks_it():
+    facts = materialise({"mgf": {"build": {"type": "MGF", "group_id": "BA",
+                                           "installations": [None, {"comms": {"previous_apn": None}}]}},
+                         "installation_index": 1})
+    assert set(facts["entry"]["CHFDetail"]) == {"IMSI", "SerialNumbers"}
+    verdict = registry.check("TMAD-T12.6-12.6.1")(facts)
+    assert verdict.status == "fail" and verdict.detail == "entry.CHFDetail.PreviousAPN is absent"
+
+
+def test_a_witness_names_one_file_to_take_the_entry_from():
+    with pytest.raises(ValueError, match="not both"):
+        materialise({"mgf": {"build": {"type": "MGF"}}, "mef": {"build": DA}, "mcf": MCF_DA})

@@ -1,5 +1,5 @@
-"""An MEF's SMETS1Installation element -> the `entry` facts the Group Encrypted File data
-validation rules read (runtime/group_validation.py).
+"""An MEF's or MGF's SMETS1Installation element -> the `entry` facts the Migration Group (Encrypted)
+File data validation rules read (runtime/group_validation.py).
 
 Facts are named after the elements, so a rule reads as its row does:
 
@@ -8,6 +8,12 @@ Facts are named after the elements, so a rule reads as its row does:
                                the entry's MasterKeyInformation)
     entry.SUAKeyDetails        [{EncryptedSUAKey: text, DeviceType: text, PublicKey: text,
                                SerialNumber: text}, ...] (each child present, by its name)
+
+An MGF entry (`mgf_entry`):
+
+    entry.CHFIdentifier        text
+    entry.CHFDetail            {IMSI, IPAddr, DNSServer, PingServer, PreviousAPN: text,
+                               SerialNumbers: {CHF: text, GPF: text, ...}} (each child present)
 
 Texts are kept as written (not stripped): whether white space counts as empty is the check's
 business.  Like the MCF's extraction it never raises: what the schema lets be missing is absent.
@@ -49,4 +55,22 @@ def entry(el) -> dict:
                 out["EncryptedMasterKey"].append(item)
         elif tag == _M + "SUAKeyDetails":
             out["SUAKeyDetails"].append({_local(c): c.text or "" for c in child if isinstance(c.tag, str)})
+    return out
+
+
+def mgf_entry(el) -> dict:
+    out: dict = {}
+    for child in el:
+        if child.tag == _M + "CHFIdentifier":
+            out["CHFIdentifier"] = (child.text or "").strip()
+        elif child.tag == _M + "CHFDetail":
+            detail: dict = {}
+            for part in child:
+                if not isinstance(part.tag, str):
+                    continue
+                if part.tag == _M + "SerialNumbers":
+                    detail["SerialNumbers"] = {_local(s): s.text or "" for s in part if isinstance(s.tag, str)}
+                else:
+                    detail[_local(part)] = part.text or ""
+            out["CHFDetail"] = detail
     return out

@@ -1,11 +1,11 @@
-"""Primitives of the Migration Group (Encrypted) File data validation tables (TMAD Tables 12.7,
-13.9, 14.8 and 16.7): checks of one SMETS1Installation's entry in an MEF.
+"""Primitives of the Migration Group (Encrypted) File data validation tables (TMAD Tables 12.6,
+12.7, 13.9, 14.7, 14.8 and 16.7): checks of one SMETS1Installation's entry in an MGF or MEF.
 
 They read the entry as `tmadkit.group_validation.extract` gives it (facts named after the
 elements: `entry.EncryptedMasterKey` is a list of {EncryptedKey, DeviceID: [...]},
-`entry.SUAKeyDetails` a list of {child element name: text}) and the MCF's installation
-(`installation`, as Table 5.10's extraction gives it), so the same functions judge a witness's
-literal facts and a real file's.
+`entry.SUAKeyDetails` a list of {child element name: text}, `entry.CHFDetail` a mapping) and the
+MCF's installation (`installation`, as Table 5.10's extraction gives it), so the same functions
+judge a witness's literal facts and a real file's.
 """
 from __future__ import annotations
 
@@ -91,5 +91,23 @@ def master_key_for(facts: Facts, *, keys: str, device: str) -> Result:
     return Result(False, f"no EncryptedMasterKey of the {len(items)} in {keys} lists {device} {device_id}")
 
 
+def _unpopulated(value: Any, path: str) -> str | None:
+    """Where `value` is not populated, in words; None if it is."""
+    if value is MISSING or value is None:
+        return f"{path} is absent"
+    if isinstance(value, Mapping):
+        if not value:
+            return f"{path} has no child element"
+        return next((why for k, v in value.items() if (why := _unpopulated(v, f"{path}.{k}"))), None)
+    return None if str(value).strip() else f"{path} is empty"
+
+
+def populated(facts: Facts, *, fact: str) -> Result:
+    """The element is present and populated: it has text other than white space, or children
+    that all have (Tables 12.6 and 14.7: "present and populated validly")."""
+    why = _unpopulated(get(facts, fact), fact)
+    return Result(why is None, why or f"{fact} is present and populated")
+
+
 PRIMITIVES = {"count_items": count_items, "no_empty_children": no_empty_children,
-              "master_key_for": master_key_for}
+              "master_key_for": master_key_for, "populated": populated}

@@ -226,7 +226,7 @@ from .common_validation import (  # noqa: E402,F401 - generated code calls them 
     not_in_inventory, null_certificate_id, registered_party, same_members, same_party_ids,
     supplier_ids_one_party, wan_contact_within)
 from .group_validation import PRIMITIVES as _GROUP_VALIDATION  # noqa: E402 - registered below
-from .group_validation import count_items, master_key_for, no_empty_children  # noqa: E402,F401 - as p.<name>
+from .group_validation import count_items, master_key_for, no_empty_children, populated  # noqa: E402,F401 - as p.<name>
 from .files import (  # noqa: E402 - registered below
     certificate_valid, p256_public_keys, signature_verifies, xml_valid, xpath_text)
 
@@ -249,7 +249,7 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     "p256_public_keys": p256_public_keys,
     "within_hours": within_hours,
     **_COMMON_VALIDATION,   # Table 5.10, Clauses 5.8, 4.34A, 4.44A, 5.12 (common_validation.py)
-    **_GROUP_VALIDATION,    # Tables 12.7, 13.9, 14.8, 16.7: an MEF entry (group_validation.py)
+    **_GROUP_VALIDATION,    # Tables 12.6-16.7: an MGF or MEF entry (group_validation.py)
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
 
