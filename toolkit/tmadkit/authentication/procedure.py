@@ -65,7 +65,8 @@ class Procedure:
         if not rule.disputed:
             return False
         applied = self.readings.get(rule.disputed["question"])
-        return applied is not None and applied != rule.id
+        # a reading stated by several rules names its first in same_reading_as (rules/README.md)
+        return applied is not None and applied not in (rule.id, rule.disputed.get("same_reading_as"))
 
     def plan(self, authenticator: str) -> list[tuple[str, Rule]]:
         """(step, rule) in the order the procedure applies them for this Authenticator."""
@@ -84,7 +85,8 @@ class Procedure:
         result = ProcedureResult(self.id, accepted=True)
         for question, applied in sorted(self.readings.items()):
             rivals = sorted(r.id for r in self.rules.values()
-                            if r.disputed and r.disputed["question"] == question and r.id != applied)
+                            if r.disputed and r.disputed["question"] == question
+                            and applied not in (r.id, r.disputed.get("same_reading_as")))
             result.readings[question] = {"applied": applied, "not_applied": rivals}
         for step, rule in self.plan(authenticator):
             verdict: Verdict = checks_registry.check(rule.id)(facts)

@@ -15,7 +15,8 @@ from ._output import add_json_flag, emit_json
 SHOWN = 20   # FailedChecks printed in text mode; --json has them all
 
 HELP = ("authenticate migration files as DCC, DCO, S1SP, Commissioning Party or Requesting Party (TMAD Table 5.9, "
-        "Clause 6.1, Table 10.2); with --world, the DCC's Table 5.10 checks of an MCF and its MVF")
+        "Clause 6.1, Table 10.2); with --world, the DCC's Table 5.10 checks of an MCF and its MVF; as DCO or S1SP, "
+        "the Migration Group (Encrypted) File data validation of each installation of an MEF (with its MCF) or MGF")
 
 
 def _time(text: str) -> datetime:
@@ -139,13 +140,23 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
     from ..authentication.procedure import Procedure
     from ..rules import tmad_rules
 
+    from ..group_validation.process import AUTHENTICATORS as GROUP_VALIDATORS, validate_group_files
+
     procedure = Procedure.load("authenticate", tmad_rules())   # the rules are read once for every step
     with collector.paused():       # collector.py says why
-        return _report(args, [_one_file(path, args, ctx, extra, procedure, world, at) for path in args.files])
+        pairs = []
+        for path in args.files:
+            received = ReceivedFile.read(path)
+            result = _one_file(received, args, ctx, extra, procedure, world, at)
+            # only the DCO and the S1SP read a file again (an MEF's rows read its MCF): no other run
+            # keeps a file's bytes once it is done with them
+            pairs.append((received if args.authenticator in GROUP_VALIDATORS else None, result))
+        validate_group_files(pairs, args.authenticator)
+        return _report(args, [r for _, r in pairs])
 
 
-def _one_file(path: Path, args: argparse.Namespace, ctx, extra: dict, procedure, world, at: datetime) -> dict:
-    received = ReceivedFile.read(path)
+def _one_file(received: ReceivedFile, args: argparse.Namespace, ctx, extra: dict, procedure, world,
+              at: datetime) -> dict:
     checking = world is not None and ctx.authenticator == "DCC"
     # Table 5.10 runs in a worker while Table 5.9 (mostly C, GIL released) authenticates;
     # its results are read only if the file is accepted (speculative.py says why that is safe).
@@ -182,8 +193,23 @@ def _report(args: argparse.Namespace, results: list[dict]) -> int:
                              for inst in r["installations"] for fc in inst["failed_checks"]]
                     print("\n".join(lines[:SHOWN] + ([f"         ... and {len(lines) - SHOWN} more (--json lists all)"]
                                                      if len(lines) > SHOWN else [])))
+                if "group_validation" in r:
+                    _print_group_validation(r["group_validation"])
             else:
                 f = r["failure"]
                 print(f"REJECTED {r['file']} at step {f['step']} [{f['rule']}; {f['clause']}]: {f['message']}\n"
                       f"         outcome: {f['outcome']}")
     return 0 if ok else 1
+
+
+def _print_group_validation(g: dict) -> None:
+    if "not_run" in g:
+        print(f"         {g['procedure']}: not run: {g['not_run']}")
+        return
+    n = len(g["installations"])
+    print(f"         {g['procedure']}: {n - g['installations_failed']} of {n} installation(s) passed")
+    lines = [f"         {i['chf']} step {i['failure']['step']} [{i['failure']['rule']}]: {i['failure']['detail']}"
+             for i in g["installations"] if i["failure"]]
+    if lines:
+        print("\n".join(lines[:SHOWN] + ([f"         ... and {len(lines) - SHOWN} more (--json lists all)"]
+                                         if len(lines) > SHOWN else [])))
