@@ -350,6 +350,33 @@ def test_the_gpf_added_with_a_smets1_chf_is_recorded_as_smets1():
     assert e.store.get("CHF-1").smets1 and e.store.get("GPF-1").smets1
 
 
+@pytest.mark.parametrize("device, by, params", [
+    ("CHF-1", "S1SP", {"type": "CHF", "gpf": "GPF-1", "with_gpf": True}),
+    ("ESME-1", "Commissioning Party", {"type": "ESME", "scf_no_critical": True, "cpl_listed": True}),
+    ("PPMID-1", "Responsible Supplier", {"type": "PPMID", "scf_no_critical": True, "cpl_listed": True}),
+])
+def test_a_device_added_by_the_tmad_3_3_route_is_recorded_as_smets1_though_the_event_leaves_it_out(
+        device, by, params):
+    # TMAD 3.3 adds only SMETS1 Devices: the route purports the Device to be one (AC 3.9), so what the
+    # SMI records does not hang on the event repeating smets1.
+    e = engine()
+    out = e.apply("device-pre-notification", device, by, {**params, "migrating": True})
+    assert out.status == "pending" and "record:smets1" in out.effects
+    assert e.store.get(device).smets1
+    if device == "CHF-1":
+        assert e.store.get("GPF-1").smets1
+        refused = e.apply("chf-wan-connected", device, "Communications Hub Function", {"authentic": True})
+        assert refused.refused_by == ["AC-3.9-no-declaration"]
+
+
+def test_a_type2_device_added_by_the_tmad_3_3_route_records_nothing():
+    # what is recorded is read only by AC 3.9/3.10 (Commissioning); a Type 2 Device is never Commissioned
+    e = engine()
+    out = e.apply("device-pre-notification", "IHD-1", "Commissioning Party",
+                  {"type": "IHD", "migrating": True, "scf_no_critical": True})
+    assert out.status == "no-status" and not e.store.get("IHD-1").smets1
+
+
 def test_what_the_smi_records_survives_a_status_change(tmp_path):
     # Every later write of the Device (status, MPxN, cascade) keeps what was recorded when it was added.
     e = Engine(MACHINE, Store(str(tmp_path / "smi.sqlite")))

@@ -85,6 +85,15 @@ def test_an_event_records_only_its_own_params(tmp_path):
     assert _codes(p) == ["unrecorded-param"]
 
 
+def test_a_record_effect_only_on_a_transition_that_adds_the_device(tmp_path):
+    # what the SMI records is fixed when the Device is added; a later event recording it is a data error
+    assert _codes(_machine_file(tmp_path / "ok", [{"id": "AC-T-1", "to": "b", "effects": [{"record": "smets1"}]},
+                                                  {"id": "AC-T-2", "from": ["b"], "to": "c"}])) == []
+    assert _codes(_machine_file(tmp_path / "bad", [{"id": "AC-T-1", "to": "b"},
+                                                   {"id": "AC-T-2", "from": ["b"], "to": "c",
+                                                    "effects": [{"record": "smets1"}]}])) == ["record-not-adding"]
+
+
 def test_guard_exclusivity():
     s = lambda *v: {"status_in": {"of": "target", "states": list(v)}}  # noqa: E731
     assert exclusive(s("x"), s("y")) and not exclusive(s("x", "y"), s("y"))

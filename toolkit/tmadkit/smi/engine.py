@@ -205,8 +205,11 @@ class Engine:
             before = self.store.associated(device_id) if dev is not None else []
             if dev is None:
                 records = self.machine.event(rule.spec["event"]).get("records", [])
-                dev = Device(device_id, params["type"], new, prior, None, by, at, at,
-                             **{name: params.get(name) is True for name in records})
+                recorded = {name: params.get(name) is True for name in records}
+                # a way of adding that only such Devices may take records it whatever the event says
+                # (TMAD 3.3 adds SMETS1 Devices); before the other effects, so the companion gets it too
+                recorded.update({e["record"]: True for e in rule.spec.get("effects", []) if "record" in e})
+                dev = Device(device_id, params["type"], new, prior, None, by, at, at, **recorded)
             # replace(), not a new Device: what the SMI recorded when it was added stays recorded
             dev = replace(dev, status=new, prior_status=prior,
                           status_since=at if dev.status != new else dev.status_since)
@@ -239,6 +242,8 @@ class Engine:
                 s.dissociate(dev.id, step["target"]["id"])
         elif "record_mpxn" in eff:
             s.put(replace(dev, mpxn=params.get("mpxn")))
+        elif "record" in eff:
+            pass    # recorded when the Device was created (_perform), so add_companion copies it
         elif "remove" in eff:
             s.delete(dev.id)
         elif "add_companion" in eff:

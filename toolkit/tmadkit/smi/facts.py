@@ -62,6 +62,8 @@ def effect_token(effect: Mapping[str, Any]) -> str:
         return f"dissociate:{effect['dissociate']}"
     if "record_mpxn" in effect:
         return "record-mpxn"
+    if "record" in effect:
+        return f"record:{effect['record']}"
     if "remove" in effect:
         return "remove"
     if "add_companion" in effect:

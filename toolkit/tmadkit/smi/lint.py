@@ -10,7 +10,9 @@
 - unknown-rule: a path scenario covers or follows a rule the machine does not have;
 - unknown-reading: a rule's `same_reading_as` does not name a rule that states a reading of its
   question;
-- unrecorded-param: an event records a parameter it does not have.
+- unrecorded-param: an event records a parameter it does not have;
+- record-not-adding: a transition's `record` effect on a Device it does not add (a from-state other
+  than the initial one): what the SMI records is fixed when the Device is added.
 """
 from __future__ import annotations
 
@@ -150,6 +152,10 @@ def findings(machine) -> list:
                       or o.disputed.get("same_reading_as")):
             f("unknown-reading", r.line, f"{r.id}: same_reading_as names {other}, which does not state a reading "
               f"of {r.disputed['question']}", r.id)
+    for t in machine.transitions:
+        if any("record" in e for e in t.spec.get("effects", [])) and set(t.spec["from"]) != {machine.initial}:
+            f("record-not-adding", t.line, f"{t.id} records a fact for a Device it does not add "
+              f"(from {', '.join(t.spec['from'])}, not only {machine.initial})", t.id)
     for e in machine.events:
         for name in sorted(set(e.get("records", [])) - set(e.get("params", []))):
             f("unrecorded-param", 1, f"event {e['id']} records {name!r}, which is not one of its params")
