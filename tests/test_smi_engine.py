@@ -220,6 +220,21 @@ def test_a_chf_is_withdrawn_by_update_inventory_with_its_gpf_and_not_by_service_
                                                                    "withdrawn")
 
 
+@pytest.mark.parametrize("chf, gpf, gpf_after", [
+    ("pending", "pending", "installed-not-commissioned"),             # DUIS 3.8.93.4.3ci.3
+    ("pending", "withdrawn", "withdrawn"),                            # the row moves the GPF only from 'pending'
+    ("installed-not-commissioned", "installed-not-commissioned", "installed-not-commissioned"),  # ci.2: no GPF change
+])
+def test_update_inventory_commissions_a_chf_and_moves_its_gpf_as_the_duis_rows_say(chf, gpf, gpf_after):
+    e = engine()
+    e.add("CHF-1", "CHF", chf)
+    e.add("GPF-1", "GPF", gpf, associated=["CHF-1"])
+    out = e.apply("update-inventory-commissioned", "CHF-1", "Responsible Supplier")
+    assert (out.result, out.status) == ("transitioned", "commissioned"), out.detail
+    assert e.store.get("GPF-1").status == gpf_after
+    assert e.apply("update-inventory-commissioned", "CHF-1", "Other User").result == "refused"
+
+
 # --- the audit's findings: join target types, the from-states of AC 4.3(c) and 4.4, AC 3.9 ------------
 
 def _join_setup(e: Engine, target: str, ttype: str, device: str = "PPMID-1", dtype: str = "PPMID",

@@ -94,6 +94,12 @@ def test_a_record_effect_only_on_a_transition_that_adds_the_device(tmp_path):
                                                     "effects": [{"record": "smets1"}]}])) == ["record-not-adding"]
 
 
+def test_a_cascade_names_only_defined_states(tmp_path):
+    bad = {"cascade": "ESME", "status": "z", "from": ["a"]}
+    assert _codes(_machine_file(tmp_path, [{"id": "AC-T-1", "to": "b", "effects": [bad]},
+                                           {"id": "AC-T-2", "from": ["b"], "to": "c"}])) == ["undefined-state"]
+
+
 def test_guard_exclusivity():
     s = lambda *v: {"status_in": {"of": "target", "states": list(v)}}  # noqa: E731
     assert exclusive(s("x"), s("y")) and not exclusive(s("x", "y"), s("y"))

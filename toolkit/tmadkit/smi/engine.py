@@ -258,12 +258,13 @@ class Engine:
             # not carry it along.
             if self.machine.device_type(dev.type)["group"] != self.machine.device_type(eff["cascade"])["group"]:
                 return
+            new = eff.get("status", dev.status)
             for other in dict.fromkeys([*before, *s.associated(dev.id)]):
                 o = s.get(other)
-                if o and o.type == eff["cascade"] and o.status != dev.status:
+                if o and o.type == eff["cascade"] and o.status != new and o.status in eff.get("from", [o.status]):
                     prior = (o.prior_status if self.machine.remembers(o.status) else o.status) \
-                        if self.machine.remembers(dev.status) else None
-                    s.put(replace(o, status=dev.status, prior_status=prior, status_since=at))
+                        if self.machine.remembers(new) else None
+                    s.put(replace(o, status=new, prior_status=prior, status_since=at))
 
     def _refuse(self, device, event, by, status, rule, clauses, refused_by, detail, step) -> Outcome:
         return self._record(Outcome(F.REFUSED, device, event, status, rule, list(clauses), list(refused_by),

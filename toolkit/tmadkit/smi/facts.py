@@ -69,7 +69,8 @@ def effect_token(effect: Mapping[str, Any]) -> str:
     if "add_companion" in effect:
         return f"add:{effect['add_companion']}"
     if "cascade" in effect:
-        return f"cascade:{effect['cascade']}"
+        # a cascade to another status than the Device's names it: the check then pins that status too
+        return f"cascade:{effect['cascade']}" + (f"->{effect['status']}" if "status" in effect else "")
     raise ValueError(f"unknown effect {dict(effect)!r}")
 
 

@@ -104,7 +104,8 @@ def findings(machine) -> list:
     for r in machine.rules:
         spec = r.spec
         named = [*spec.get("from", []), *([spec["to"]] if "to" in spec else []),
-                 *_guard_states(spec.get("guard") or spec.get("when") or {"all": []}, [])]
+                 *_guard_states(spec.get("guard") or spec.get("when") or {"all": []}, []),
+                 *(st for e in spec.get("effects", []) for st in [*e.get("from", []), *([e["status"]] if "status" in e else [])])]
         for s in dict.fromkeys(named):
             if s not in states:
                 f("undefined-state", r.line, f"{r.id} names state {s!r}, which the state machine does not define", r.id)
