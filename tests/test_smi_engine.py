@@ -272,7 +272,27 @@ def test_the_two_readings_of_which_smart_meter_or_gpf_a_device_is_joined_to(devi
     refused = pairing.apply("join-service", device, "Responsible Supplier", {"target": target})
     assert refused.result == "refused" and refused.refused_by == ["AC-4.9-4.10-target-pairing"]
     joined = literal.apply("join-service", device, "Responsible Supplier", {"target": target})
-    assert (joined.result, joined.status, joined.rule) == ("transitioned", "commissioned", "AC-4.7b-joined-commissioned")
+    assert (joined.result, joined.status, joined.rule) == ("transitioned", "commissioned",
+                                                           "AC-4.7b-joined-commissioned-other-smart-meter")
+
+
+@pytest.mark.parametrize("rule, device, dtype, target, ttype", [
+    ("AC-4.7b-joined-commissioned", "PPMID-1", "PPMID", "CHF-1", "CHF"),
+    ("AC-4.7b-joined-commissioned", "GPF-1", "GPF", "IHD-T", "IHD"),
+    ("AC-4.7b-joined-commissioned-other-smart-meter", "HCALCS-1", "HCALCS", "PPMID-T", "PPMID"),
+    ("AC-4.8c-type2-joined", "IHD-1", "IHD", "CHF-1", "CHF"),
+    ("AC-4.8c-type2-joined", "CAD-1", "CAD", "GSME-T", "GSME"),
+])
+def test_a_join_transition_does_not_judge_a_join_to_a_device_its_clause_does_not_speak_of(
+        rule, device, dtype, target, ttype):
+    # The DCC refuses these joins (the target-type refusals); the transition's own check must not apply to
+    # them, or it would fail the DCC for refusing. Judged on the step the engine records for the refusal.
+    from tmadkit import registry
+    e = engine(readings={"join-target-type": "AC-4.6c-target-type"})
+    _join_setup(e, target, ttype, device, dtype, "no-status" if dtype in ("IHD", "CAD") else "installed-not-commissioned")
+    out = e.apply("join-service", device, "Responsible Supplier", {"target": target})
+    assert out.result == "refused", out.detail
+    assert registry.check(rule)(out.step).status == "not_applicable"
 
 
 def test_a_type2_device_is_joined_only_to_an_electricity_smart_meter_or_a_gpf():

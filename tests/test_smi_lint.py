@@ -100,6 +100,18 @@ def test_a_cascade_names_only_defined_states(tmp_path):
                                            {"id": "AC-T-2", "from": ["b"], "to": "c"}])) == ["undefined-state"]
 
 
+def test_guards_that_pair_facts_are_told_apart_by_their_values(tmp_path):
+    # The join transitions pair the Device's type with its target's; the literal test cannot see that two
+    # such guards never hold together, trying the values can.
+    def pair(p_true, p_false):
+        return {"any": [{"all": [{"param": "p"}, {"status_in": {"of": "target", "states": [p_true]}}]},
+                        {"all": [{"not": {"param": "p"}}, {"status_in": {"of": "target", "states": [p_false]}}]}]}
+    apart = [{"id": "AC-T-1", "to": "b", "guard": pair("a", "b")}, {"id": "AC-T-2", "to": "c", "guard": pair("b", "a")}]
+    assert _codes(_machine_file(tmp_path / "apart", apart)) == []
+    overlap = [apart[0], {**apart[1], "guard": pair("a", "c")}]
+    assert _codes(_machine_file(tmp_path / "overlap", overlap)) == ["ambiguous-transition"]
+
+
 def test_guard_exclusivity():
     s = lambda *v: {"status_in": {"of": "target", "states": list(v)}}  # noqa: E731
     assert exclusive(s("x"), s("y")) and not exclusive(s("x", "y"), s("y"))
@@ -178,7 +190,7 @@ def test_report_shows_full_transition_coverage_and_the_disputes():
     model_ = traceability.build(sources.current_catalogues(), load_all(), man)
     tc = model_["summary"]["transition_coverage"]
     assert tc["percent"] == 100.0 and tc["transitions"] == tc["transitions_exercised"]
-    assert len(tc["disputed"]) == 15
+    assert len(tc["disputed"]) == 18
     questions = {d["question"] for d in model_["disputes"]}
     assert {"join-whitelisted", "decommission-from-recovery", "gpf-update-inventory",
             "pending-expiry-scope", "join-target-type", "whitelist-from", "installed-from"} <= questions

@@ -5,7 +5,8 @@
 - unreachable-state: no chain of transitions leads to it from the initial state;
 - ambiguous-transition: two transitions fire on the same event, from the same state, for the same
   Device type and sender, and no guard tells them apart (rival readings of one dispute excepted:
-  only one of them is ever in force);
+  only one of them is ever in force); guards that pair facts (the Device's type with its
+  target's) are told apart by trying the values of the facts they name;
 - evidence-mismatch: a quote from an uncatalogued source (the BAD) is not on the line it names;
 - unknown-rule: a path scenario covers or follows a rule the machine does not have;
 - unknown-reading: a rule's `same_reading_as` does not name a rule that states a reading of its
@@ -89,6 +90,48 @@ def exclusive(a: dict | None, b: dict | None) -> bool:
     return False
 
 
+_JOINT_LIMIT = 20000     # assignments tried before two guards are taken to overlap
+
+
+def _guard_facts(pred: dict, out: dict) -> dict:
+    (name, args), = pred.items()
+    if name in ("all", "any"):
+        for a in args:
+            _guard_facts(a, out)
+    elif name == "not":
+        _guard_facts(args, out)
+    else:
+        out.setdefault(args["fact"], None)
+    return out
+
+
+def jointly_satisfiable(machine, a: dict | None, b: dict | None, device_types) -> bool:
+    """Whether some step satisfies both guards, trying every value of the facts they name (a guard
+    that pairs the Device's type with its target's, which the literal test cannot see through). Too
+    many combinations to try counts as satisfiable: lint then reports the pair for a person to read."""
+    from itertools import product
+
+    from ..runtime.facts import unflatten
+    from . import facts as F
+    from .witnesses import _domain
+
+    if not a or not b:
+        return True
+    pa, pb = F.guard_predicate(a), F.guard_predicate(b)
+    names = list(_guard_facts({"all": [pa, pb]}, {}))
+    domains = [sorted(device_types) if n == "device.type" else _domain(machine, n) for n in names]
+    size = 1
+    for d in domains:
+        size *= len(d)
+    if size > _JOINT_LIMIT:
+        return True
+    for values in product(*domains):
+        facts = unflatten(dict(zip(names, values)))
+        if F.evaluate(pa, facts).ok and F.evaluate(pb, facts).ok:
+            return True
+    return False
+
+
 def findings(machine) -> list:
     from ..lint import Finding
 
@@ -140,7 +183,9 @@ def findings(machine) -> list:
                 continue
             if a.disputed and b.disputed and a.disputed["question"] == b.disputed["question"]:
                 continue
-            if not exclusive(sa.get("guard"), sb.get("guard")):
+            common_types = set(sa["device_types"]) & set(sb["device_types"])
+            if not exclusive(sa.get("guard"), sb.get("guard")) and \
+                    jointly_satisfiable(machine, sa.get("guard"), sb.get("guard"), common_types):
                 common = sorted(set(sa["from"]) & set(sb["from"]))
                 f("ambiguous-transition", b.line,
                   f"{a.id} and {b.id} both fire on {sa['event']} from {', '.join(common)} with no guard to tell them apart",
