@@ -138,9 +138,8 @@ def _run(args: argparse.Namespace, at: datetime, world) -> int:
                        world=world)
     extra = _nest(args.fact)
     from ..authentication.procedure import Procedure
-    from ..rules import tmad_rules
-
     from ..group_validation.process import AUTHENTICATORS as GROUP_VALIDATORS, validate_group_files
+    from ..rules import tmad_rules
 
     procedure = Procedure.load("authenticate", tmad_rules())   # the rules are read once for every step
     with collector.paused():       # collector.py says why
