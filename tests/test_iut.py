@@ -452,7 +452,8 @@ def test_a_request_the_daemon_cannot_answer_does_not_stop_it(tmp_path: Path):
     inbox.mkdir()
     outbox.mkdir()
     # left from an earlier run that gave up on them: one whose PKI (a temporary folder of that
-    # run) is gone, one whose file is gone, one that is not JSON
+    # run) is gone, one whose file is gone, one that is not JSON, and one whose name carries no
+    # id, so that no reply can be addressed
     (inbox / "MCF_a.xml").write_text("<x/>")
     stale = {"contract": "1", "operation": "authenticate", "as": "DCC", "at": "2026-03-01T12:00:00+00:00"}
     (inbox / "old-00001.request.json").write_text(json.dumps({**stale, "request": "old-00001", "file": "MCF_a.xml",
@@ -460,6 +461,7 @@ def test_a_request_the_daemon_cannot_answer_does_not_stop_it(tmp_path: Path):
     (inbox / "old-00002.request.json").write_text(json.dumps({**stale, "request": "old-00002", "file": "MCF_b.xml",
                                                               "pki": str(tmp_path / "gone")}))
     (inbox / "old-00003.request.json").write_text("{half")
+    (inbox / ".request.json").write_text("{}")
     proc = start_daemon(["-m", "tmadkit.iut.reference_daemon"], inbox, outbox)
     try:
         conformance.run(tmp_path / "report", show_progress=False,
@@ -470,7 +472,41 @@ def test_a_request_the_daemon_cannot_answer_does_not_stop_it(tmp_path: Path):
         stop(proc)
     by = statuses(tmp_path / "report")
     assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
-    assert not list(inbox.glob("*.request.json"))    # set aside, so not tried again and again
-    assert sorted(p.name for p in inbox.glob("*.failed")) == [f"old-0000{n}.request.json.failed" for n in (1, 2, 3)]
+    refusals = {p.name: json.loads(p.read_text())["error"] for p in outbox.glob("old-*.verdict.json")}
+    assert sorted(refusals) == [f"old-0000{n}.verdict.json" for n in (1, 2, 3)]
+    assert "gone/pki.yaml" in refusals["old-00001.verdict.json"]
+    assert "MCF_b.xml" in refusals["old-00002.verdict.json"] and "JSONDecodeError" in refusals["old-00003.verdict.json"]
+    # answered, or set aside where no reply could be addressed: none is tried again and again
+    assert sorted(p.name for p in inbox.iterdir()) == [".request.json.failed"]
     err = proc.stderr.read()
-    assert "old-00001.request.json" in err and "gone/pki.yaml" in err
+    assert "old-00001.request.json: refused" in err and ".request.json: not answered" in err
+
+
+def test_a_request_the_daemon_cannot_judge_is_an_error_with_its_reason(tmp_path: Path):
+    # The daemon answers {"error": why} instead of leaving the harness to wait out its timeout
+    daemon = tmp_path / "daemon.py"
+    daemon.write_text("import sys\n"
+                      "from tmadkit.iut import serve\n"
+                      "def authenticate(file_name, content, **kw):\n"
+                      "    raise RuntimeError('HSM offline')\n"
+                      "sys.exit(serve.daemon_main(authenticate))\n")
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    proc = start_daemon([str(daemon)], inbox, outbox)
+    try:
+        conformance.run(tmp_path / "report", show_progress=False,
+                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 60})
+    finally:
+        stop(proc)
+    [s] = statuses(tmp_path / "report")["error"]
+    assert s["message"] == "the implementation refused the request: RuntimeError: HSM offline", s["message"]
+    assert s["actual"]["output"]["answer"] == {"error": "RuntimeError: HSM offline"}
+    assert assert_junit_and_cucumber_agree(tmp_path / "report") == {s["scenario"]: "error"}
+    assert not list(inbox.iterdir())     # answered, so nothing is left to be found stale
+
+
+@pytest.mark.parametrize("reply", [{"error": ""}, {"error": 3}, {"error": "no PKI", "accepted": False}])
+def test_a_refusal_that_is_not_one_breaks_the_contract(reply):
+    with pytest.raises(contract.IUTError, match="a refusal is"):
+        contract.refusal(reply, "x.verdict.json")
+    assert contract.refusal({"accepted": True}, "x.verdict.json") is None

@@ -148,6 +148,18 @@ def _drives(operations: Iterable[str]) -> str:
     return " and ".join(parts) or "nothing"
 
 
+def refusal(data: Any, where: str) -> str | None:
+    """Why the implementation refused to judge the request (`{"error": why}`, the file exchange's
+    way of saying at once that no verdict will come), or None if `data` is not a refusal."""
+    if not isinstance(data, dict) or "error" not in data:
+        return None
+    why = data["error"]
+    if not isinstance(why, str) or not why.strip() or set(data) & ANSWER_KEYS:
+        raise IUTError(f"{where}: a refusal is {{\"error\": \"why\"}}, a non-empty reason and no verdict",
+                       {"answer": data})
+    return why
+
+
 def check_answer(data: Any, where: str) -> dict:
     """An Authenticator's answer, as the contract defines it; IUTError if it is not one."""
     if not isinstance(data, dict) or not isinstance(data.get("accepted"), bool):

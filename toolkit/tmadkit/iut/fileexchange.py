@@ -3,7 +3,8 @@
 tmadkit puts each inbound file in the implementation's inbox, then a request file
 `<id>.request.json` saying who is authenticating and when (the test harness's control channel:
 the Migration Interface itself carries only the files).  The implementation answers with
-`<id>.verdict.json` in its outbox.  The TMAD has no rejection file (a rejected file is discarded
+`<id>.verdict.json` in its outbox, or with `{"error": why}` there when it cannot judge the
+request (an error on that scenario, at once).  The TMAD has no rejection file (a rejected file is discarded
 and an Incident raised), so the verdict file is the only way a test can see a rejection.
 Both sides write by rename, so neither ever reads half a file.  No verdict within the timeout
 is an error on that scenario; the run goes on.
@@ -69,4 +70,11 @@ class FileExchangeAdapter:
             data = json.loads(verdict.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IUTError(f"{verdict.name} is not a JSON answer: {exc}", {"request": envelope}) from None
+        why = contract.refusal(data, verdict.name)
+        if why is not None:
+            # The implementation may have left them (it owes nothing for a refused request);
+            # they would otherwise be found stale, as after a timeout.
+            request_file.unlink(missing_ok=True)
+            inbound.unlink(missing_ok=True)
+            raise IUTError(f"the implementation refused the request: {why}", {"request": envelope, "answer": data})
         return contract.check_answer(data, verdict.name)

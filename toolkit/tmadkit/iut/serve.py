@@ -44,25 +44,53 @@ def command_main(authenticate: Authenticate, argv: list[str] | None = None, prog
     return 0 if answer["accepted"] else 1
 
 
+REQUEST = ".request.json"
+
+
 def handle(authenticate: Authenticate, request_path: Path, outbox: Path) -> None:
-    env = json.loads(request_path.read_text(encoding="utf-8"))
-    inbound = request_path.parent / env["file"]
-    result = authenticate(inbound.name, inbound.read_bytes(), authenticator=env["as"],
-                          at=datetime.fromisoformat(env["at"]), pki=Path(env["pki"]))
-    write_atomically(outbox / f"{env['request']}.verdict.json", json.dumps(_answer(result)).encode())
+    """Answer one request in `<id>.verdict.json`: the verdict, or `{"error": why}` when it cannot
+    be judged (not JSON, its file or its PKI gone, the check itself failed), so the harness hears
+    at once instead of waiting out its timeout.  The id is taken from the request's file name,
+    not its content, so that even a request that is not JSON can be answered.  Raises only when
+    no answer can be written: the caller sets the request aside."""
+    rid = request_path.name.removesuffix(REQUEST)
+    if not rid:
+        # `.request.json` names no request: a reply `.verdict.json` would be no one's
+        raise ValueError("the file name carries no request id, so no reply can be addressed")
+    inbound = None
+    try:
+        env = json.loads(request_path.read_text(encoding="utf-8"))
+        inbound = request_path.parent / env["file"]
+        answer = _answer(authenticate(inbound.name, inbound.read_bytes(), authenticator=env["as"],
+                                      at=datetime.fromisoformat(env["at"]), pki=Path(env["pki"])))
+    except FileNotFoundError as exc:
+        if not request_path.exists():
+            return      # withdrawn by the harness meanwhile: no one is waiting for an answer
+        answer = _refusal(request_path, exc)
+    except Exception as exc:  # noqa: BLE001 - whatever it was, it concerns this request alone
+        answer = _refusal(request_path, exc)
+    write_atomically(outbox / f"{rid}.verdict.json", json.dumps(answer).encode())
     request_path.unlink(missing_ok=True)     # the harness may have withdrawn it meanwhile
-    inbound.unlink(missing_ok=True)
+    if inbound is not None:
+        inbound.unlink(missing_ok=True)
+
+
+def _refusal(request_path: Path, exc: Exception) -> dict:
+    why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyError) else f"the request has no {exc}"
+    print(f"{request_path.name}: refused ({why})", file=sys.stderr, flush=True)
+    return {"error": why}
 
 
 def serve(authenticate: Authenticate, inbox: Path, outbox: Path, *, poll: float = 0.02) -> None:
     """Answer requests in arrival order until SIGTERM or SIGINT.  A request that cannot be
-    answered (not JSON; its file or its PKI gone, as for one left by a run that gave up on it)
-    is set aside as `<name>.failed`, with the reason on stderr, and the service goes on: one
-    stale request must not leave every later one unanswered."""
+    judged is answered with an error (handle).  One that cannot be answered at all (no id in
+    its name; the outbox not writable) is set aside as `<name>.failed`, with the reason on
+    stderr, and the service goes on: one bad request must not leave every later one
+    unanswered, nor be tried again and again."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     while not stopping:
-        requests = sorted(inbox.glob("*.request.json"), key=lambda p: p.name)
+        requests = sorted(inbox.glob(f"*{REQUEST}"), key=lambda p: p.name)
         for req in requests:
             try:
                 handle(authenticate, req, outbox)
