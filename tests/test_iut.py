@@ -338,6 +338,49 @@ def test_plain_pytest_in_which_no_scenario_applies_exits_5_not_0(tmp_path: Path,
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_plain_pytest_junit_is_xunit2_with_the_ids_and_errors_of_tmadkit_conformance(tmp_path: Path, xdist):
+    # It accepts every file (a wrong answer where a file must be rejected: a failure) and
+    # crashes when asked to judge facts (an error); xdist's workers must carry both marks
+    impl = tmp_path / "impl.py"
+    impl.write_text("class Impl:\n"
+                    "    def authenticate(self, file_name, content, **kw):\n"
+                    "        return {'accepted': True}\n"
+                    "    def apply(self, actor, rule_id, facts, **kw):\n"
+                    "        raise RuntimeError('licence server down')\n"
+                    "def factory():\n"
+                    "    return Impl()\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "tmadkit.bdd.test_features",
+                          "-p", "no:cacheprovider", f"--tmadkit-iut={impl}:factory", f"--junitxml={tmp_path / 'junit.xml'}",
+                          "-m", "rule_TMAD_T5_9_5_9_4 or rule_TMAD_T5_5_MCF_accept", *xdist, "-q"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert_valid_xunit2(tmp_path)
+    cases = list(ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"))
+    kinds = {}
+    for case in cases:
+        ids = junit_ids(case)
+        assert ids["witness"] and ids["actor"], ET.tostring(case)
+        kind = next((k for k in ("error", "failure") if case.find(k) is not None), "passed")
+        kinds.setdefault((ids["rule"][0], kind), []).append(ids["clause"])
+    assert set(kinds) == {("TMAD-T5.5-MCF-accept", "error"), ("TMAD-T5.9-5.9.4", "failure"),
+                          ("TMAD-T5.9-5.9.4", "passed")}, set(kinds)
+    assert all(["TMAD:T5.9/5.9.4"] == c for k, cs in kinds.items() if k[0] == "TMAD-T5.9-5.9.4" for c in cs)
+    errors = [c.find("error") for c in cases if c.find("error") is not None]
+    assert all("licence server down" in e.get("message") for e in errors)
+
+
+def test_the_junit_of_a_session_without_scenarios_is_left_as_pytest_wrote_it(tmp_path: Path):
+    # The plugin is loaded into every pytest run where tmadkit is installed
+    (tmp_path / "test_theirs.py").write_text("def test_x(record_property):\n    record_property('rule', 'theirs')\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "test_theirs.py", "-p", "no:cacheprovider",
+                          "--junitxml=junit.xml", "-q", "-W", "ignore::pytest.PytestWarning"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    [case] = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    assert [(p.get("name"), p.get("value")) for p in case.iter("property")] == [("rule", "theirs")]
+
+
 def test_junit_tells_an_implementation_that_broke_from_one_that_answered_wrongly(tmp_path: Path):
     # Its first answer is a crash, then it accepts every file: the files it should have
     # rejected are failures (a wrong answer), the crash an error, and the rest pass.

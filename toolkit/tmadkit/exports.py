@@ -5,7 +5,7 @@
   objective, satisfied only when the clause is checked and every scenario run for it passed;
   one observation per scenario.  Absence of evidence is never "satisfied";
 - the JUnit and Cucumber JSON pytest writes, completed for test-management tools: each JUnit
-  testcase's classname is its feature file and it names its witness; Cucumber tags carry their "@".
+  testcase's classname is its feature file; Cucumber tags carry their "@".
 
 Everything is deterministic: UUIDs are name-based (uuid5) from the run's content, and no
 wall-clock time is written (the bundle manifest records the run time once).
@@ -146,39 +146,17 @@ def completed_run_files(junit: str, cucumber: str, results: dict) -> tuple[str, 
 
 
 def _junit_xunit2(junit: str, feature_of: dict[str, str], results: dict) -> str:
-    """pytest's JUnit made what its xunit2 family (Jenkins' JUnit schema) allows, and true to the
-    run.  A testcase may not hold <properties> there, so its ids (rule, clause, actor, witness,
-    suspect; pytest wrote them as properties) become `name: value` lines of its <system-out>,
-    and the run's own facts are the suite's properties.  pytest calls anything raised while a
-    scenario runs a <failure>; a scenario whose implementation crashed, timed out or could not
-    be driven is an <error>, and the suite's counts are made to agree."""
+    """The run's JUnit, already xunit2 (the plugin made it so: bdd/junit.py), completed: each
+    testcase is classed by its feature file, and the run's own facts are the suite's properties
+    (the one place xunit2 allows them)."""
     from lxml import etree
 
-    record_of = {r["test"].rpartition("::")[2]: r for r in results.get("scenarios", [])}
     root = etree.fromstring(junit.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
     for suite in root.iter("testsuite"):
         for case in suite.iter("testcase"):
-            name = case.get("name", "")
-            record = record_of.get(name, {})
-            uri = feature_of.get(name.partition("[")[0])
+            uri = feature_of.get(case.get("name", "").partition("[")[0])
             if uri:
                 case.set("classname", "features." + uri.removesuffix(".feature").replace("/", "."))
-            ids = []
-            for props in case.findall("properties"):
-                ids += [(p.get("name"), p.get("value")) for p in props.iter("property")]
-                case.remove(props)
-            if record.get("witness"):
-                ids.append(("witness", str(record["witness"])))
-            if ids:
-                out = case.find("system-out")
-                if out is None:
-                    out = etree.SubElement(case, "system-out")
-                out.text = "".join(f"{k}: {v}\n" for k, v in ids) + (out.text or "")
-            failure = case.find("failure")
-            if record.get("status") == "error" and failure is not None:
-                failure.tag = "error"
-        for attr, kind in (("failures", "failure"), ("errors", "error")):
-            suite.set(attr, str(sum(c.find(kind) is not None for c in suite.iter("testcase"))))
         run = {k: v for k, v in (results.get("run") or {}).items() if isinstance(v, str)}
         if run:
             props = etree.Element("properties")

@@ -10,9 +10,10 @@
   @rule-TMAD-T5.5-MCF-accept -> rule_TMAD_T5_5_MCF_accept, @actor-DCC -> actor_DCC), so
   `-m "TMAD_T5_10 and actor_DCC"` selects by clause and actor, `tmad_version_5_1` by
   TMAD version; rules restricted to GroupIDs also get `group_XX` markers;
-- every scenario carries its rule and clause ids as pytest user properties, which pytest writes
-  as JUnit testcase properties (`tmadkit conformance` moves them into each testcase's
-  <system-out>, where the xunit2 schema allows them: exports.completed_run_files);
+- every scenario carries its rule and clause ids (and its witness) as pytest user properties,
+  which pytest writes as JUnit testcase properties; the plugin then moves them into each
+  testcase's <system-out>, where the xunit2 schema allows them, and makes a scenario whose
+  implementation broke an <error> (junit.py), under plain pytest as under `tmadkit conformance`;
 - a scenario that passed under a *suspect* rule (clause text changed since review,
   citations.py) is a failure in JUnit and Cucumber JSON, with a `suspect` property;
 - `--tmadkit-results PATH` writes each scenario's outcome, expected and actual verdict
@@ -28,6 +29,7 @@ import pytest
 
 from ..errors import TmadkitError
 from ..iut import DEFAULT_IUT, applicability
+from . import junit
 
 # pytest-bdd registers step definitions as fixtures in the module that declares them, so
 # that module must itself be a plugin for the steps to be found from any test module.
@@ -66,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _records.clear()
     if not hasattr(config, "workerinput"):   # with xdist, the controller sees every worker's reports
         config.pluginmanager.register(_NothingChecked(), "tmadkit-nothing-checked")
+        config.pluginmanager.register(junit.Rewriter(config), "tmadkit-junit")
     # a fresh session opens its own adapter (tmadkit conformance may run several in one process)
     global _adapter, open_error
     _adapter = open_error = None
@@ -242,6 +245,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     else:
         status = "error"
     record.setdefault("rule", getattr(item, "_tmadkit_rule_id", None))
+    # Known only now, so appended to the item (pytest's JUnit takes the properties of its last
+    # report) and to this report (which it takes when teardown fails too).
+    for prop in ([("witness", str(record["witness"]))] if record.get("witness") else []) + (
+            [(junit.STATUS, status)] if status == "error" else []):
+        item.user_properties.append(prop)
+        report.user_properties.append(prop)
+    setattr(report, junit.SCENARIO, True)    # a report attribute: xdist carries it to its controller
     if len(getattr(item, "_tmadkit_rule_ids", ())) > 1:
         record["rules"] = item._tmadkit_rule_ids     # a path scenario: shown on each of its rules
     stale = getattr(item, "_tmadkit_stale", None)
