@@ -143,6 +143,35 @@ def test_a_hanging_command_is_killed_and_is_an_error(tmp_path: Path):
     assert "no answer within 1 s" in s["message"]
 
 
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_a_command_that_answered_is_done_though_it_left_a_process_holding_its_output(tmp_path: Path):
+    # The answer is complete when the command exits: a child still holding its stdout must not
+    # make it an error at the timeout, and is killed with the command's session
+    pids = tmp_path / "pids"
+    script = tmp_path / "wrapped.py"
+    script.write_text("import pathlib, runpy, subprocess, sys\n"
+                      "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                      f"pathlib.Path({str(pids)!r}).write_text(str(child.pid))\n"
+                      "runpy.run_module('tmadkit.iut.reference_cli', run_name='__main__')\n")
+    cmd = REFERENCE_CMD.replace("-m tmadkit.iut.reference_cli", str(script))
+    conformance.run(tmp_path / "r", show_progress=False, pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                    iut_options={"cmd": cmd, "timeout": 30})
+    by = statuses(tmp_path / "r")
+    assert set(by) == {"passed"}, {k: [s["message"] for s in v] for k, v in by.items()}
+    pid = int(pids.read_text())
+    deadline = time.monotonic() + 30
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid), "the process the command left behind is still running"
+
+
 def _reference_after(tmp_path: Path, prelude: str) -> dict[str, list[dict]]:
     """Run rule 5.9.4's scenarios against the reference command with `prelude` run first in the
     command's own process (argv as the command gets it); the scenarios by status."""

@@ -4,7 +4,8 @@ Placeholders are substituted per argument after shell-style splitting (no shell 
 path with spaces stays one argument): {file} the file's path, {name} its name, {as} the
 Authenticator, {at} the check time (ISO 8601), {pki} the test PKI directory.  The command
 prints a JSON answer (contract.check_answer) on stdout and exits 0 (accepted) or 1
-(rejected); anything else, or no answer within the timeout, is an error on the scenario.
+(rejected); anything else, or no answer within the timeout, is an error on the scenario.  Its
+answer is complete when it exits: processes it leaves running in its session are killed then.
 """
 from __future__ import annotations
 
@@ -62,20 +63,27 @@ class CommandAdapter:
         path = folder / request.file_name
         path.write_bytes(request.content)
         argv = self._args(path, request)
-        try:
-            # Own session, so a timeout kills the command and anything it started, and nothing else.
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        except OSError as exc:
-            raise IUTError(f"cannot run {argv[0]!r}: {exc.strerror}", {"argv": argv}) from None
-        try:
-            out, err = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-            raise IUTError(f"no answer within {self.timeout:g} s (killed)", _output(argv, None, out, err)) from None
-        finally:
-            path.unlink(missing_ok=True)
-            shutil.rmtree(folder, ignore_errors=True)   # and whatever the command wrote beside its input
+        # Output to files, not pipes: the answer is complete when the command exits, and a process
+        # it left behind holding a pipe would otherwise keep it from looking finished until the timeout.
+        with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+            try:
+                # Own session, so what it started is killed with it, and nothing else.
+                proc = subprocess.Popen(argv, stdout=out_f, stderr=err_f, start_new_session=True)
+            except OSError as exc:
+                raise IUTError(f"cannot run {argv[0]!r}: {exc.strerror}", {"argv": argv}) from None
+            timed_out = False
+            try:
+                proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                _kill_session(proc.pid)    # the command, on a timeout; else what it left running
+                proc.wait()
+                path.unlink(missing_ok=True)
+                shutil.rmtree(folder, ignore_errors=True)   # and whatever the command wrote beside its input
+            out, err = _read(out_f), _read(err_f)
+        if timed_out:
+            raise IUTError(f"no answer within {self.timeout:g} s (killed)", _output(argv, None, out, err))
         if proc.returncode not in (0, 1):
             raise IUTError(f"the command exited with {_code(proc.returncode)}; stderr: {_tail(err)}",
                            _output(argv, proc.returncode, out, err))
@@ -89,6 +97,18 @@ class CommandAdapter:
             raise IUTError(f"exit code {proc.returncode} contradicts \"accepted\": {answer['accepted']}",
                            _output(argv, proc.returncode, out, err))
         return answer
+
+
+def _kill_session(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass    # nothing of it is left
+
+
+def _read(f) -> bytes:
+    f.seek(0)
+    return f.read()
 
 
 def _code(rc: int) -> str:
