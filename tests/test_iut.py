@@ -582,3 +582,23 @@ def test_a_refusal_that_is_not_one_breaks_the_contract(reply):
     with pytest.raises(contract.IUTError, match="a refusal is"):
         contract.refusal(reply, "x.verdict.json")
     assert contract.refusal({"accepted": True}, "x.verdict.json") is None
+
+
+def test_a_request_the_daemon_set_aside_is_an_error_without_waiting_for_the_timeout(tmp_path: Path):
+    # The daemon cannot write even a refusal (its outbox is gone), so it sets the request aside;
+    # the harness, watching an outbox of its own, hears that no answer will come
+    inbox, outbox, theirs = tmp_path / "in", tmp_path / "out", tmp_path / "their-out"
+    outbox.mkdir()
+    proc = start_daemon(["-m", "tmadkit.iut.reference_daemon"], inbox, theirs)
+    try:
+        theirs.rmdir()
+        theirs.write_text("not a folder")
+        conformance.run(tmp_path / "report", show_progress=False,
+                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 60})
+    finally:
+        stop(proc)
+    [s] = statuses(tmp_path / "report")["error"]
+    assert s["message"].startswith("the implementation set ") and "aside without an answer" in s["message"], s["message"]
+    [left] = inbox.iterdir()
+    assert left.name.endswith(".request.json.failed")      # its record; the file is withdrawn

@@ -55,7 +55,14 @@ class FileExchangeAdapter:
         write_atomically(request_file, json.dumps(envelope, indent=1).encode())
         verdict = self.outbox / f"{rid}.verdict.json"
         deadline = time.monotonic() + self.timeout
+        set_aside = request_file.with_name(request_file.name + ".failed")
         while not verdict.exists():
+            if set_aside.exists() and not verdict.exists():
+                # The implementation could not answer even with a refusal: none will come.  What
+                # it set aside is its record (never read again); the file is ours to withdraw.
+                inbound.unlink(missing_ok=True)
+                raise IUTError(f"the implementation set {request_file.name} aside without an answer "
+                               f"(its own log says why)", {"request": envelope})
             if time.monotonic() > deadline:
                 pending = sorted(p.name for p in self.inbox.iterdir() if not p.name.startswith("."))
                 # Withdrawn (the request first, which is what the other side acts on): left
