@@ -57,7 +57,7 @@ class FileExchangeAdapter:
         deadline = time.monotonic() + self.timeout
         set_aside = request_file.with_name(request_file.name + ".failed")
         while not verdict.exists():
-            if set_aside.exists() and not verdict.exists():
+            if set_aside.exists():
                 # The implementation could not answer even with a refusal: none will come.  What
                 # it set aside is its record (never read again); the file is ours to withdraw.
                 inbound.unlink(missing_ok=True)
