@@ -577,6 +577,28 @@ def test_a_request_the_daemon_cannot_judge_is_an_error_with_its_reason(tmp_path:
     assert not list(inbox.iterdir())     # answered, so nothing is left to be found stale
 
 
+@pytest.mark.parametrize("name", ["../victim.xml", "{victim}", "sub/../../victim.xml", "..", 7])
+def test_the_daemon_reads_and_deletes_only_files_in_its_inbox(tmp_path: Path, name):
+    # A request naming a path would have the service read, then delete on answering, any file
+    # it may write: it is refused, and the file outside is left alone
+    from tmadkit.iut import serve
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir(), outbox.mkdir()
+    victim = tmp_path / "victim.xml"
+    victim.write_bytes(b"<a/>")
+    if name == "{victim}":
+        name = str(victim)
+    request = inbox / "r1.request.json"
+    request.write_text(json.dumps({"contract": "1", "request": "r1", "operation": "authenticate", "file": name,
+                                   "as": "DCC", "at": "2026-03-01T12:00:00+00:00", "pki": str(tmp_path)}))
+    read = []
+    serve.handle(lambda file_name, content, **kw: read.append(file_name) or {"accepted": True}, request, outbox)
+    answer = json.loads((outbox / "r1.verdict.json").read_text())
+    assert answer == {"error": f"ValueError: 'file' must name a file in the inbox, not {name!r}"}, answer
+    assert read == [] and victim.read_bytes() == b"<a/>" and not request.exists()
+
+
 @pytest.mark.parametrize("reply", [{"error": ""}, {"error": 3}, {"error": "no PKI", "accepted": False}])
 def test_a_refusal_that_is_not_one_breaks_the_contract(reply):
     with pytest.raises(contract.IUTError, match="a refusal is"):

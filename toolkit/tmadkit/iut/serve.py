@@ -60,7 +60,7 @@ def handle(authenticate: Authenticate, request_path: Path, outbox: Path) -> None
     inbound = None
     try:
         env = json.loads(request_path.read_text(encoding="utf-8"))
-        inbound = request_path.parent / env["file"]
+        inbound = request_path.parent / _inbox_name(env["file"])
         answer = _answer(authenticate(inbound.name, inbound.read_bytes(), authenticator=env["as"],
                                       at=datetime.fromisoformat(env["at"]), pki=Path(env["pki"])))
     except FileNotFoundError as exc:
@@ -73,6 +73,14 @@ def handle(authenticate: Authenticate, request_path: Path, outbox: Path) -> None
     request_path.unlink(missing_ok=True)     # the harness may have withdrawn it meanwhile
     if inbound is not None:
         inbound.unlink(missing_ok=True)
+
+
+def _inbox_name(name) -> str:
+    """The request's file, which is in the inbox: a bare file name.  A path could make the
+    service read, and then delete, a file anywhere it may write."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+        raise ValueError(f"'file' must name a file in the inbox, not {name!r}")
+    return name
 
 
 def _refusal(request_path: Path, exc: Exception) -> dict:
