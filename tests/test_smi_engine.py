@@ -295,6 +295,19 @@ def test_a_join_transition_does_not_judge_a_join_to_a_device_its_clause_does_not
     assert registry.check(rule)(out.step).status == "not_applicable"
 
 
+@pytest.mark.parametrize("params", [{"smets1": True},
+                                    {"smets1": True, "smets1_declaration": True, "panel_direction": True}])
+def test_joining_a_smets1_type2_device_is_no_commissioning_for_ac_3_9_or_3_10_to_refuse(params):
+    # AC 4.15: there is no concept of commissioning a Type 2 Device; AC 3.9 and 3.10 forbid Commissioning
+    e = engine()
+    e.add("CHF-1", "CHF", "commissioned")
+    e.add("ESME-1", "ESME", "commissioned", associated=["CHF-1"])
+    e.add("IHD-1", "IHD", "no-status", associated=["CHF-1"])
+    out = e.apply("join-service", "IHD-1", "Responsible Supplier", {"target": "ESME-1", **params})
+    assert (out.result, out.rule, out.refused_by) == ("transitioned", "AC-4.8c-type2-joined", []), out.detail
+    assert "ESME-1" in e.store.associated("IHD-1")
+
+
 def test_a_type2_device_is_joined_only_to_an_electricity_smart_meter_or_a_gpf():
     e = engine()
     e.add("CHF-1", "CHF", "commissioned")
