@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tmadkit import sources
@@ -83,6 +84,22 @@ def test_duplicate_rule_ids_fail_lint(project_copy: Path, capsys):
     (project_copy / "rules" / "tmad" / "copy.yaml").write_text(src.read_text())
     assert main(["lint"]) == 1
     assert "duplicate-id: rule id TMAD-T8.7.1-E48 is also defined at rules/tmad/" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("names", ["TMAD-T16.7-16.7.9-dco", "TMAD-T12.7-12.7.1-chf-key", "TMAD-T16.7-16.7.2-dco"])
+def test_a_reading_shared_by_tmad_rules_must_name_a_rule_stating_a_reading_of_its_question(project_copy: Path,
+                                                                                              capsys, names):
+    # no such rule; a rule of another question; a rule that is itself part of a reading.  A procedure that
+    # chooses a reading runs the rules naming it, so a wrong name would apply or drop a reading unseen
+    path = project_copy / "rules" / "tmad" / "table-16.7.yaml"
+    text = path.read_text()
+    old = "same_reading_as: TMAD-T16.7-16.7.1-dco}"
+    assert text.count(old) == 4
+    path.write_text(text.replace(old, f"same_reading_as: {names}}}", 1))     # the first is 16.7.2's
+    assert main(["lint"]) == 1
+    out = capsys.readouterr().out
+    assert f"unknown-reading: TMAD-T16.7-16.7.2-dco: same_reading_as names {names}, which does not state a reading " \
+           "of table-16-7-actor" in out, out
 
 
 def test_a_quote_that_is_not_verbatim_fails_lint(project_copy: Path, capsys):

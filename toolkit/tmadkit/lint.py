@@ -59,9 +59,26 @@ def lint(catalogues: dict[str, cat.Catalogue]) -> tuple[list[RuleFile], list[Fin
             if c is not None and rf.clause not in c:
                 findings.append(Finding("unknown-clause", rf.relpath, 1, f"file clause {rf.clause} is not in the "
                                         f"{rf.document} catalogue", clause=rf.clause))
+    findings.extend(unknown_readings(list(all_rules.values())))
     from .smi.lint import lint_files  # state machines: structure and BAD evidence (smi/lint.py)
     findings.extend(lint_files(loaded))
     return loaded, findings
+
+
+def unknown_readings(rules: list[Rule]) -> list[Finding]:
+    """A rule's `disputed.same_reading_as` must name a rule that states a reading of the same
+    question: a procedure that chooses that reading runs this rule too, so a wrong name would
+    apply or drop a reading without a word."""
+    by_id = {r.id: r for r in rules}
+    out = []
+    for r in rules:
+        other = (r.disputed or {}).get("same_reading_as")
+        o = by_id.get(other)
+        if other and (o is None or not o.disputed or o.disputed["question"] != r.disputed["question"]
+                      or o.disputed.get("same_reading_as")):
+            out.append(Finding("unknown-reading", r.file, r.line, f"{r.id}: same_reading_as names {other}, which "
+                               f"does not state a reading of {r.disputed['question']}", r.id))
+    return out
 
 
 def _rule_findings(rule: Rule, catalogue: cat.Catalogue | None) -> list[Finding]:

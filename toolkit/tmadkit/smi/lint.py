@@ -9,8 +9,6 @@
   target's) are told apart by trying the values of the facts they name;
 - evidence-mismatch: a quote from an uncatalogued source (the BAD) is not on the line it names;
 - unknown-rule: a path scenario covers or follows a rule the machine does not have;
-- unknown-reading: a rule's `same_reading_as` does not name a rule that states a reading of its
-  question;
 - unrecorded-param: an event records a parameter it does not have;
 - record-not-adding: a transition's `record` effect on a Device it does not add (a from-state other
   than the initial one): what the SMI records is fixed when the Device is added.
@@ -190,14 +188,6 @@ def findings(machine) -> list:
                 f("ambiguous-transition", b.line,
                   f"{a.id} and {b.id} both fire on {sa['event']} from {', '.join(common)} with no guard to tell them apart",
                   b.id)
-    by_id = {r.id: r for r in machine.rules}
-    for r in machine.rules:
-        other = (r.disputed or {}).get("same_reading_as")
-        o = by_id.get(other)
-        if other and (o is None or not o.disputed or o.disputed["question"] != r.disputed["question"]
-                      or o.disputed.get("same_reading_as")):
-            f("unknown-reading", r.line, f"{r.id}: same_reading_as names {other}, which does not state a reading "
-              f"of {r.disputed['question']}", r.id)
     for t in machine.transitions:
         if any("record" in e for e in t.spec.get("effects", [])) and set(t.spec["from"]) != {machine.initial}:
             f("record-not-adding", t.line, f"{t.id} records a fact for a Device it does not add "
@@ -205,7 +195,7 @@ def findings(machine) -> list:
     for e in machine.events:
         for name in sorted(set(e.get("records", [])) - set(e.get("params", []))):
             f("unrecorded-param", 1, f"event {e['id']} records {name!r}, which is not one of its params")
-    ids = set(by_id)
+    ids = {r.id for r in machine.rules}
     for sc in machine.scenarios:
         for rid in [*sc["covers"], *sc.get("readings", [])]:
             if rid not in ids:
