@@ -13,14 +13,16 @@ def _beside(out: Path, suffix: str) -> Path:
     return out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.{suffix}"
 
 
-def _stage(out: Path, text: str) -> Path:
-    """`text` written and flushed to disk under a temporary name beside `out`; its path."""
+def _stage(out: Path, text: str | bytes) -> Path:
+    """`text` (str as UTF-8 with \\n line ends, or bytes as they are) written and flushed to disk
+    under a temporary name beside `out`; its path."""
     tmp = _beside(out, "tmp")
     # Not mkstemp: its files are private (0600), and these are shared repository files, so
     # create with 0666 and let the umask decide, as for any other file written here.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        with (os.fdopen(fd, "wb") if isinstance(text, bytes) else
+              os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -32,7 +34,8 @@ def _stage(out: Path, text: str) -> Path:
     return tmp
 
 
-def write_text(path: Path | str, text: str) -> None:
+def write_text(path: Path | str, text: str | bytes) -> None:
+    """Write `path` whole or not at all (bytes are written as they are)."""
     out = Path(path)
     if out.is_dir():     # said of the path the caller named, not of the temporary file
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(out))

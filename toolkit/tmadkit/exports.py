@@ -152,12 +152,12 @@ def _junit_xunit2(junit: str, feature_of: dict[str, str], results: dict) -> str:
     from lxml import etree
 
     root = etree.fromstring(junit.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    run = {k: v for k, v in (results.get("run") or {}).items() if isinstance(v, str)}
     for suite in root.iter("testsuite"):
         for case in suite.iter("testcase"):
             uri = feature_of.get(case.get("name", "").partition("[")[0])
             if uri:
                 case.set("classname", "features." + uri.removesuffix(".feature").replace("/", "."))
-        run = {k: v for k, v in (results.get("run") or {}).items() if isinstance(v, str)}
         if run:
             props = etree.Element("properties")
             for k in sorted(run):

@@ -78,6 +78,12 @@ class Rule:
         return [c.id for c in self.clauses]
 
     @property
+    def reading(self) -> str | None:
+        """The rule that names the reading this rule is part of (None if not disputed): itself,
+        unless its reading needs several rules and it names the first in `same_reading_as`."""
+        return self.disputed.get("same_reading_as", self.id) if self.disputed else None
+
+    @property
     def slug(self) -> str:
         """Python identifier for the generated check function."""
         return "check_" + "".join(ch if ch.isalnum() else "_" for ch in self.id.lower())

@@ -65,8 +65,7 @@ class Procedure:
         if not rule.disputed:
             return False
         applied = self.readings.get(rule.disputed["question"])
-        # a reading stated by several rules names its first in same_reading_as (rules/README.md)
-        return applied is not None and applied not in (rule.id, rule.disputed.get("same_reading_as"))
+        return applied is not None and applied != rule.reading
 
     def plan(self, authenticator: str) -> list[tuple[str, Rule]]:
         """(step, rule) in the order the procedure applies them for this Authenticator."""
@@ -81,13 +80,16 @@ class Procedure:
                         out.append((step["step"], rule))
         return out
 
+    def applied_readings(self) -> dict[str, dict]:
+        """For each disputed question: the reading this procedure applies and the rules it does not."""
+        return {question: {"applied": applied,
+                           "not_applied": sorted(r.id for r in self.rules.values() if r.disputed
+                                                 and r.disputed["question"] == question and r.reading != applied)}
+                for question, applied in sorted(self.readings.items())}
+
     def run(self, facts: Mapping[str, Any], authenticator: str) -> ProcedureResult:
         result = ProcedureResult(self.id, accepted=True)
-        for question, applied in sorted(self.readings.items()):
-            rivals = sorted(r.id for r in self.rules.values()
-                            if r.disputed and r.disputed["question"] == question
-                            and applied not in (r.id, r.disputed.get("same_reading_as")))
-            result.readings[question] = {"applied": applied, "not_applied": rivals}
+        result.readings.update(self.applied_readings())
         for step, rule in self.plan(authenticator):
             verdict: Verdict = checks_registry.check(rule.id)(facts)
             if verdict.status == NOT_APPLICABLE:

@@ -6,29 +6,15 @@ is added to the file's JSON (`installations`, `distribution`, `mvf`).
 """
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
+from .. import atomic
 from ..authentication.received import ReceivedFile
 from . import distribution, extract
 from .counter import next_counter
 from .run import CommonValidation
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_dir: Path | None = None,
@@ -66,7 +52,7 @@ def process_mcf(received: ReceivedFile, world, at: datetime, *, pki=None, emit_d
         mvf = emit(header, results, pki, at, counter)
         emit_dir.mkdir(parents=True, exist_ok=True)
         path = emit_dir / mvf.name
-        _write_bytes(path, mvf.content)
+        atomic.write_text(path, mvf.content)
         out["mvf"] = {"file": mvf.name, "path": str(path), "signer": mvf.signer, "naming_rule": mvf.naming_rule,
                       "header": mvf.header}
     cv.world.close()

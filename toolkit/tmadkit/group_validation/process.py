@@ -34,7 +34,7 @@ def _mcf_installations(received) -> dict:
     return out
 
 
-def _facts(file_type: str, group_id, entry: dict, installation: dict | None) -> dict:
+def _facts(group_id, entry: dict, installation: dict | None) -> dict:
     facts = {"group_id": group_id, "entry": entry}
     if installation is not None:
         facts["installation"] = installation
@@ -55,7 +55,7 @@ def validate_one(received, authenticator: str, mcf=None) -> dict:
     group = received.header.get("GroupID")
     by_chf = _mcf_installations(mcf) if mcf is not None else None
     read = extract.entry if received.file_type == "MEF" else extract.mgf_entry
-    installations, readings = [], {}
+    installations = []
     for el in extract.entries(root):
         entry = read(el)
         chf = entry.get("CHFIdentifier")
@@ -63,14 +63,13 @@ def validate_one(received, authenticator: str, mcf=None) -> dict:
             installations.append({"chf": chf, "accepted": False, "failure": {
                 "step": None, "rule": None, "detail": f"the MCF {mcf.name} has no installation with CHF {chf}"}})
             continue
-        result = procedure.run(_facts(received.file_type, group, entry, None if by_chf is None else by_chf[chf]),
-                               authenticator)
-        readings = result.readings
+        result = procedure.run(_facts(group, entry, None if by_chf is None else by_chf[chf]), authenticator)
         f = result.failure
         installations.append({"chf": chf, "accepted": result.accepted, "failure": None if f is None else {
             "step": f.step, "rule": f.rule, "clauses": f.clauses, "detail": f.detail}})
     return {"procedure": procedure.id, "installations": installations,
-            "installations_failed": sum(not i["accepted"] for i in installations), "readings": readings}
+            "installations_failed": sum(not i["accepted"] for i in installations),
+            "readings": procedure.applied_readings()}
 
 
 def validate_group_files(received_and_results: list[tuple], authenticator: str) -> None:

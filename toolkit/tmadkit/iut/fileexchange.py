@@ -23,6 +23,11 @@ from .contract import AUTHENTICATE, Declaration, IUTError
 from .files import AuthRequest
 
 POLL_SECONDS = 0.02
+SET_ASIDE = ".failed"   # appended to a request's name by an implementation that cannot answer it
+
+
+def set_aside(request: Path) -> Path:
+    return request.with_name(request.name + SET_ASIDE)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -55,9 +60,9 @@ class FileExchangeAdapter:
         write_atomically(request_file, json.dumps(envelope, indent=1).encode())
         verdict = self.outbox / f"{rid}.verdict.json"
         deadline = time.monotonic() + self.timeout
-        set_aside = request_file.with_name(request_file.name + ".failed")
+        gave_up = set_aside(request_file)
         while not verdict.exists():
-            if set_aside.exists():
+            if gave_up.exists():
                 # The implementation could not answer even with a refusal: none will come.  What
                 # it set aside is its record (never read again); the file is ours to withdraw.
                 inbound.unlink(missing_ok=True)

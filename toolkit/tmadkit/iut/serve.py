@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .fileexchange import write_atomically
+from .fileexchange import set_aside, write_atomically
 
 Authenticate = Callable[..., dict]
 AUTHENTICATORS = {"DCC": "DCC", "DCO": "DCO", "S1SP": "S1SP", "CP": "Commissioning Party",
@@ -103,10 +103,10 @@ def serve(authenticate: Authenticate, inbox: Path, outbox: Path, *, poll: float 
             try:
                 handle(authenticate, req, outbox)
             except Exception as exc:  # noqa: BLE001 - whatever it was, it concerns that request alone
-                print(f"{req.name}: not answered ({type(exc).__name__}: {exc}); set aside as {req.name}.failed",
+                print(f"{req.name}: not answered ({type(exc).__name__}: {exc}); set aside as {set_aside(req).name}",
                       file=sys.stderr, flush=True)
                 try:
-                    req.replace(req.with_name(req.name + ".failed"))
+                    req.replace(set_aside(req))
                 except FileNotFoundError:
                     pass    # withdrawn meanwhile
         if not requests:

@@ -68,9 +68,7 @@ class Machine:
         """The rule that names the reading `rule_id` is part of: itself, unless its reading needs
         several rules (`disputed.same_reading_as`), so following any of them follows them all."""
         rule = next((r for r in self.rules if r.id == rule_id), None)
-        if rule is None or not rule.disputed:
-            return rule_id
-        return rule.disputed.get("same_reading_as", rule_id)
+        return rule.reading if rule is not None and rule.disputed else rule_id
 
     def default_readings(self) -> dict[str, str]:
         """For each disputed question, the reading of the first rule (file order) that encodes one.
