@@ -422,6 +422,90 @@ def test_shape_leaves_out_identifiers_and_nothing_else():
     assert extract.shape("not an installation") is None
 
 
+def _walked(el) -> dict:
+    """The installation's facts read level by level, as the MCF schema nests them: the
+    reference extract.keyed's one flat pass must agree with on every schema-valid MCF."""
+    def text(e):
+        return e.text.strip() if e.text else ""
+
+    fields = {M + "DeviceID": "device_id", M + "ImportMPAN": "mpan", M + "MPRN": "mprn", M + "ESMEVariant": "variant"}
+    detail = {M + k: v for k, v in extract.DETAIL_FIELD.items()}
+    slots = {M + k: v for k, v in extract.SLOT_OF_ELEMENT.items()}
+    kinds = {M + k: v for k, v in extract.KIND_OF_DETAIL.items()}
+    out = {}
+    for d in el:
+        if d.tag not in kinds:
+            continue
+        dev, certs = {}, {}
+        for child in d:
+            if child.tag in fields:
+                dev[fields[child.tag]] = text(child)
+            elif child.tag == M + "DeviceDetail":
+                dev.update({detail[x.tag]: text(x) for x in child if x.tag in detail})
+            elif child.tag in slots:
+                cert = {"issuer": "", "serial": ""}
+                for part in child:
+                    for x in part:
+                        if x.tag in (DS + "X509IssuerName", DS + "X509SerialNumber"):
+                            cert["issuer" if x.tag.endswith("Name") else "serial"] = text(x)
+                certs[slots[child.tag]] = cert
+        if certs:
+            dev["certificates"] = certs
+        out[kinds[d.tag]] = dev
+    return out
+
+
+def _without_identifiers(facts: dict) -> dict:
+    return {kind: {k: v for k, v in dev.items() if k not in extract.IDENTIFIERS} for kind, dev in facts.items()}
+
+
+# Installations that differ from elec() in one thing that is not an identifier, each its own shape.
+VARIANTS = [elec(), elec(esme={"firmware_version": "2.2"}), elec(esme={"variant": "B"}), elec(gsme=dict(GSME)),
+            elec(ppmid=dict(PPMID)), elec(ihd=False), elec(cad=dict(IHD, model="DC-CAD")),
+            elec(chf={"model": "AH-CHF-2"}), elec(esme={"certificates": {"critical_supplier": "supplier-b-ds"}}),
+            elec(esme={"certificates": {"critical_supplier": "NULL"}}),
+            elec(gpf={"certificates": {"critical_supplier": "supplier-b-ds"}})]
+
+
+@pytest.fixture(scope="module")
+def variants_mcf():
+    mcf = build({"type": "MCF", "MCFCounter": 1, "group_id": "AA", "installations": VARIANTS * 3}, witness_pki(),
+                now=AT)
+    tree = safe.parse_bytes(mcf.content)
+    assert schema.validate(tree, file_type="MCF") == []
+    return [*extract.installations(tree.getroot())]
+
+
+def test_the_flat_pass_reads_what_a_walk_by_level_reads(variants_mcf, built):
+    for el in [*variants_mcf, *extract.installations(safe.parse_bytes(built.content).getroot())]:
+        facts, _ = extract.keyed(el)
+        assert facts == _walked(el) and extract.installation(el) == facts
+
+
+def test_the_key_is_equal_exactly_for_installations_alike_but_for_identifiers(variants_mcf):
+    keyed = [extract.keyed(el) for el in variants_mcf]
+    assert len({extract.chf_of(f) for f, _ in keyed}) == len(keyed)          # every DeviceID differs
+    assert len({k for _, k in keyed}) == len(VARIANTS)                        # ... but 11 shapes, no more
+    for f1, k1 in keyed:
+        for f2, k2 in keyed:
+            assert (k1 == k2) == (_without_identifiers(f1) == _without_identifiers(f2))
+    # an int at every even place: never a shape() of facts not read from a file
+    assert all(type(x) is int for _, k in keyed for x in k[0::2])
+    assert not {k for _, k in keyed} & {extract.shape(f) for f, _ in keyed}
+
+
+def test_the_flat_pass_never_raises_on_what_the_schema_would_refuse():
+    xml = (f'<SMETS1Installation xmlns="{schema.NAMESPACE}" xmlns:ds="{schema.DS_NAMESPACE}">'
+           "<DeviceID>before any Device</DeviceID><ds:X509IssuerName>loose</ds:X509IssuerName>"
+           "<CHFDetail><DeviceID> 00-01 </DeviceID><?pi x?><ds:X509SerialNumber>no certificate</ds:X509SerialNumber>"
+           "<CriticalSupplierCertificateID><X509IssuerSerial><ds:X509SerialNumber>7</ds:X509SerialNumber>"
+           "</X509IssuerSerial></CriticalSupplierCertificateID><Other><DeviceType>deep</DeviceType></Other></CHFDetail>"
+           "<CHFDetail><DeviceModel/></CHFDetail></SMETS1Installation>")
+    facts, key = extract.keyed(etree.fromstring(xml))
+    assert facts == {"chf": {"model": ""}}      # the second CHFDetail replaces the first, as a dict does
+    assert len(key) % 2 == 0 and key != extract.keyed(etree.fromstring(xml.replace("<CHFDetail><DeviceModel/>", "<CHFDetail><DeviceModel>x</DeviceModel>")))[1]
+
+
 def test_rows_decided_per_shape_report_each_installations_own_failures():
     """Installations alike but for their identifiers, failing and passing the shape-decided rows
     (5.10.2, 5.10.3, 5.10.5): each gets exactly the FailedChecks its own checks give, its

@@ -10,8 +10,9 @@ A check that raises on some input (it should not: the primitives report bad data
 failures) is recorded as a FailedCheck of its step, fail-closed, with the error as detail.
 
 What need not be worked out twice is not: a row that reads no identifier is decided once per
-installation shape (extract.shape) when it passes or does not apply, and whether a row applies
-is remembered per shape where that reads no identifier (CommonValidation.check).
+installation shape (extract.keyed; extract.shape for facts not read from a file) when it passes
+or does not apply, and whether a row applies is remembered per shape where that reads no
+identifier (CommonValidation.check).
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def _reading_no_identifier(preds_of) -> frozenset[str]:
 @lru_cache(maxsize=None)
 def identifier_blind_rules() -> frozenset[str]:
     """The Table 5.10 rules whose verdict is the same for installations of equal shape
-    (extract.shape): their applicability and predicate read no identifier."""
+    (extract.keyed): their applicability and predicate read no identifier."""
     from ..codegen import applicability_preds
 
     return _reading_no_identifier(lambda rule: rule.predicate and [*applicability_preds(rule), rule.predicate])
@@ -153,10 +154,11 @@ class CommonValidation:
         return {"group_id": group_id, "at": self.at, "context": {"world": self.world},
                 "installation": installation}
 
-    def check(self, group_id: str | None, installation: dict) -> InstallationResult:
+    def check(self, group_id: str | None, installation: dict, key: tuple | None = None) -> InstallationResult:
+        """`key`: the installation's shape as extract.keyed() gave it (worked out here if None)."""
         facts = self.facts(group_id, installation)
         out = InstallationResult(extract.chf_of(installation))
-        known = self._known(group_id, installation)
+        known = self._known(group_id, extract.shape(installation) if key is None else key)
         for step, rule_id, check in self.plan:
             if rule_id in known.settled:
                 continue
@@ -179,10 +181,9 @@ class CommonValidation:
                                                  verdict.evidence if verdict.status == FAIL else None))
         return out
 
-    def _known(self, group_id: str | None, installation: dict) -> _ShapeMemo:
-        """What is known of installations of this one's shape (to add to); a throwaway memo
-        when the facts have no shape."""
-        sh = extract.shape(installation)
+    def _known(self, group_id: str | None, sh: tuple | None) -> _ShapeMemo:
+        """What is known of installations of shape `sh` (to add to); a throwaway memo when the
+        facts have no shape."""
         if sh is None:
             return _ShapeMemo()
         key = (group_id, sh)
@@ -197,9 +198,14 @@ class CommonValidation:
             stop: threading.Event | None = None) -> Iterator[InstallationResult]:
         """Installation facts in MCF order -> results in the same order (prefetching per block).
         Raises Cancelled between blocks once `stop` is set."""
-        block: list[dict] = []
-        for inst in installations:
-            block.append(inst)
+        return self.run_keyed(group_id, ((inst, None) for inst in installations), stop=stop)
+
+    def run_keyed(self, group_id: str | None, keyed: Iterable[tuple[dict, tuple | None]], *,
+                  stop: threading.Event | None = None) -> Iterator[InstallationResult]:
+        """The same for (facts, key) pairs as extract.keyed() gives them."""
+        block: list[tuple[dict, tuple | None]] = []
+        for pair in keyed:
+            block.append(pair)
             if len(block) == BLOCK:
                 if stop is not None and stop.is_set():
                     raise Cancelled("Table 5.10 stopped before the end of the file")
@@ -209,14 +215,13 @@ class CommonValidation:
             yield from self._block(group_id, block)
 
     def _block(self, group_id, block):
-        self.world.prefetch(block)
-        for inst in block:
-            yield self.check(group_id, inst)
+        self.world.prefetch([inst for inst, _ in block])
+        for inst, key in block:
+            yield self.check(group_id, inst, key)
 
     def run_mcf(self, root, *, stop: threading.Event | None = None) -> Iterator[InstallationResult]:
         """The SMETS1Installations of a parsed MCF (its root element), in file order."""
-        return self.run(extract.group_id_of(root), (extract.installation(el) for el in extract.installations(root)),
-                        stop=stop)
+        return self.run_keyed(extract.group_id_of(root), map(extract.keyed, extract.installations(root)), stop=stop)
 
     def run_stream(self, source, *, file: str | None = None,
                    stop: threading.Event | None = None) -> Iterator[InstallationResult]:
@@ -227,4 +232,4 @@ class CommonValidation:
         if first is None:
             return iter(())
         rest = (inst for _, inst in pairs)
-        return self.run(first[0], itertools.chain((first[1],), rest), stop=stop)
+        return self.run_keyed(first[0], itertools.chain((first[1],), rest), stop=stop)

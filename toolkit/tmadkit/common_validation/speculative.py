@@ -195,7 +195,7 @@ class _Process:
             if start <= done:
                 break
             low = max(start - _SHARE, done)
-            chunks.append(list(cv.run(group_id, map(extract.installation, elements[low:start]))))
+            chunks.append(list(cv.run_keyed(group_id, map(extract.keyed, elements[low:start]))))
             start = self._board.main = low
         return start, [r for chunk in reversed(chunks) for r in chunk]
 
@@ -222,7 +222,7 @@ class _Process:
             raise WorkerError(f"the Table 5.10 worker read {len(theirs)} installations in the stream of a file "
                               f"whose tree has {len(elements)}: the same bytes parsed twice disagree", file=self._file)
         if len(theirs) < start:         # the worker stopped short of what was checked here
-            theirs += cv.run(group_id, map(extract.installation, elements[len(theirs):start]))
+            theirs += cv.run_keyed(group_id, map(extract.keyed, elements[len(theirs):start]))
         self._done = theirs[:start] + mine
         return self._done
 
