@@ -18,7 +18,7 @@ import jinja2
 
 from . import __version__, codegen, paths, sources, traceability
 from .catalogue import Catalogue
-from .rules import Rule, RuleFile, RuleSet
+from .rules import SNAPSHOT, Rule, RuleFile, RuleSet, _relpath, run_time_files, snapshot_entry
 from .smi import generate as smi_generate
 
 GENERATOR = f"tmadkit {__version__}"
@@ -165,7 +165,34 @@ def build(ruleset: RuleSet, catalogues: dict[str, Catalogue]) -> Artefacts:
         del r["runs"]
     files["generated/traceability.json"] = json.dumps(model, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     files["generated/traceability.md"] = traceability.to_markdown(model)
+    files[SNAPSHOT] = _rules_snapshot(ruleset)
     return Artefacts(files=dict(sorted(files.items())), manifest=manifest)
+
+
+def _rules_snapshot(ruleset: RuleSet) -> str:
+    """generated/tmad/rules.json: the rule files read at run time as this generator parsed them
+    (data, and the lines the loader asked for), under their SHA-256, so that `tmadkit validate`
+    builds them without YAML while their bytes are these (rules.load_files_as_generated).  A file
+    whose data JSON would not give back exactly (a number key, say) is left out: read as YAML."""
+    run_time = {_relpath(p) for p in run_time_files()}
+    entries, left_out = [], []
+    for rf in ruleset.files:
+        if rf.relpath not in run_time:
+            continue
+        entry = snapshot_entry(rf.path)
+        if entry is None:
+            left_out.append(rf.relpath)
+        else:
+            entries.append(entry)
+    doc = {
+        "generator": GENERATOR,
+        "about": "DO NOT EDIT: run `tmadkit generate`. The rule files read at run time, as parsed from "
+                 "the bytes whose SHA-256 is given; other bytes are read as YAML.",
+        "rule_files": {e["path"]: e["sha256"] for e in entries},
+        "read_as_yaml": left_out,
+        "files": entries,
+    }
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
 def stale(artefacts: Artefacts, root: Path | None = None) -> list[str]:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import yaml
 
@@ -211,8 +211,19 @@ def load_file(path: Path, *, validated_sha256: str | None = None) -> RuleFile:
     """One rule file, checked against rules/rule.schema.json unless its bytes are exactly those
     whose SHA-256 is `validated_sha256` (the generator validated them and recorded the digest
     in generated/manifest.json: the same bytes cannot fail the same schema)."""
-    rel = _relpath(path)
-    raw = path.read_bytes()
+    return _load_bytes(path, _relpath(path), path.read_bytes(), validated_sha256)
+
+
+def _load_bytes(path: Path, rel: str, raw: bytes, validated_sha256: str | None) -> RuleFile:
+    data, lines = _parse(raw, rel)
+    digest = hashlib.sha256(raw).hexdigest()
+    if validated_sha256 is None or digest != validated_sha256:
+        _check_schema(data, lines, rel)
+    return _construct(path, rel, data, lambda p: _line_for(lines, p), digest)
+
+
+def _parse(raw: bytes, rel: str) -> tuple[dict, dict[tuple, int]]:
+    """A rule file's bytes as YAML: the data, and the line of every JSON path in it."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -231,9 +242,11 @@ def load_file(path: Path, *, validated_sha256: str | None = None) -> RuleFile:
         raise InputError(f"malformed YAML: {exc.problem or exc}", file=rel, line=line) from None
     if node is None or data is None:
         raise InputError("empty rule file", file=rel)
-    digest = hashlib.sha256(raw).hexdigest()
-    trusted = validated_sha256 is not None and digest == validated_sha256
-    errors = [] if trusted else sorted(
+    return data, lines
+
+
+def _check_schema(data: object, lines: dict[tuple, int], rel: str) -> None:
+    errors = sorted(
         _validator(str(schema_path())).iter_errors(data),
         key=lambda e: (_line_for(lines, tuple(e.absolute_path)), list(e.absolute_path).__repr__()))
     if errors:
@@ -241,12 +254,17 @@ def load_file(path: Path, *, validated_sha256: str | None = None) -> RuleFile:
         where = "/" + "/".join(str(p) for p in err.absolute_path)
         raise InputError(f"schema: {_message(err)} (schema path {'/'.join(map(str, err.absolute_schema_path))})",
                          file=rel, line=_line_for(lines, tuple(err.absolute_path)), where=where)
+
+
+def _construct(path: Path, rel: str, data: dict, line_for: Callable[[tuple], int], digest: str) -> RuleFile:
+    """The RuleFile from a rule file's data, asking `line_for(json_path)` for the lines it
+    names: the one construction, whether the data came from YAML or from the snapshot."""
     rules = [
-        _rule(item, data["document"], rel, _line_for(lines, ("rules", i)))
+        _rule(item, data["document"], rel, line_for(("rules", i)))
         for i, item in enumerate(data["rules"])
     ]
     from .smi.model import rules_from  # a state machine's transitions and refusals are rules too
-    rules += rules_from(data, data["document"], rel, lambda p: _line_for(lines, p))
+    rules += rules_from(data, data["document"], rel, line_for)
     return RuleFile(path=path, relpath=rel, document=data["document"], title=data["title"],
                     clause=data.get("clause"), description=data.get("description", ""), rules=rules,
                     sha256=digest, procedure=data.get("procedure"))
@@ -282,30 +300,134 @@ def _rule(d: dict, document: str, rel: str, line: int) -> Rule:
     )
 
 
+# --- run time: the generator's snapshot of the rule files it parsed --------------------------
+
+# Reading the TMAD rule files as YAML (compose, construct, index every node's line) costs
+# each process that validates a tenth of a second or more, and `validate` pays it twice (the
+# main process and its worker).  As Python keeps a .pyc of the source it compiled, the
+# generator keeps what it parsed: each run-time rule file's data and the lines the loader asked
+# for, under the file's SHA-256.  Bytes that match are built from the snapshot through the same
+# _construct; any other bytes are read as YAML, exactly as before.
+SNAPSHOT = "generated/tmad/rules.json"
+RUN_TIME_GLOB = "tmad/*.yaml"     # under rules/: the files tmad_rules() reads
+
+
+class _Unrecorded(Exception):
+    """The loader asked for a line the snapshot does not hold (the toolkit changed since)."""
+
+
+def run_time_files(folder: Path | None = None) -> list[Path]:
+    """The rule files read at run time (tmad_rules), in the order they are read."""
+    return sorted((folder or paths.rules_dir()).glob(RUN_TIME_GLOB))
+
+
+def snapshot_entry(path: Path) -> dict | None:
+    """What the snapshot holds for one rule file: its path, SHA-256, parsed data and every line
+    the loader asks for (as [path, line]); None when the data would not survive a JSON round
+    trip exactly (run time then reads that file's YAML)."""
+    rel = _relpath(path)
+    raw = path.read_bytes()
+    data, lines = _parse(raw, rel)
+    asked: dict[tuple, int] = {}
+
+    def recording(p: tuple) -> int:
+        return asked.setdefault(p, _line_for(lines, p))
+
+    digest = hashlib.sha256(raw).hexdigest()
+    _construct(path, rel, data, recording, digest)
+    entry = {"path": rel, "sha256": digest, "data": data,
+             "lines": [[list(p), line] for p, line in asked.items()]}
+    try:
+        back = json.loads(json.dumps(entry, ensure_ascii=False))
+    except (TypeError, ValueError):      # not JSON at all (a set, a date, a tuple key...)
+        return None
+    return entry if json_identical(back, entry) else None
+
+
+def json_identical(a: object, b: object) -> bool:
+    """Equal with the same types all the way down, dict keys and key order included: == alone
+    would take True for 1, 1.0 for 1 and {1: x} for itself where JSON gives back {"1": x}."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return (len(a) == len(b)
+                and all(json_identical(ka, kb) and json_identical(a[ka], b[kb]) for ka, kb in zip(a, b)))
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_identical(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _snapshot() -> dict[str, dict]:
+    """{relpath: entry} from the generator's snapshot; empty if it is missing (not generated yet)
+    or not what the generator writes (a damaged file is `generate --check`'s to report)."""
+    try:
+        with open(paths.root() / SNAPSHOT, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        return {e["path"]: e for e in doc["files"]}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def _from_snapshot(path: Path, rel: str, entry: dict, digest: str) -> RuleFile:
+    recorded = {tuple(p): line for p, line in entry["lines"]}
+
+    def line_for(p: tuple) -> int:
+        try:
+            return recorded[p]
+        except KeyError:
+            raise _Unrecorded(p) from None
+
+    return _construct(path, rel, entry["data"], line_for, digest)
+
+
 def load_files_as_generated(files: list[Path]) -> list[RuleFile]:
-    """Rule files read at run time (validation, naming): the schema check is skipped for bytes
-    the generator validated, by the SHA-256 it recorded in generated/manifest.json (reading a
-    rule file through jsonschema takes a fifth of a second; changed bytes are checked again)."""
+    """Rule files read at run time (validation, naming).  Bytes the generator parsed (their
+    SHA-256 is in generated/tmad/rules.json) are built from its snapshot, without YAML; other
+    bytes are read as YAML, and the schema check is skipped only for bytes the generator
+    validated, by the SHA-256 it recorded in generated/manifest.json (reading a rule file
+    through jsonschema takes a fifth of a second; changed bytes are checked again)."""
+    snapshot = _snapshot()
+    validated: dict[str, str] | None = None
+    out = []
+    for p in files:
+        rel = _relpath(p)
+        raw = p.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        entry = snapshot.get(rel)
+        if entry is not None and entry.get("sha256") == digest:
+            try:
+                out.append(_from_snapshot(p, rel, entry, digest))
+                continue
+            # a line the generator did not record, or an entry not as the generator writes it:
+            # YAML gives the right answer (and the same error, if the construction itself fails)
+            except (_Unrecorded, LookupError, TypeError, ValueError, AttributeError):
+                pass
+        if validated is None:
+            validated = _validated_digests()
+        out.append(_load_bytes(p, rel, raw, validated.get(rel)))
+    return out
+
+
+def _validated_digests() -> dict[str, str]:
     from .errors import TmadkitError
     from .registry import manifest
 
     try:
-        validated = manifest()["rule_files"]
+        return manifest()["rule_files"]
     except TmadkitError:        # not generated yet: every file is checked
-        validated = {}
-    return [load_file(p, validated_sha256=validated.get(_relpath(p))) for p in files]
+        return {}
 
 
 def tmad_rules() -> RuleSet:
     """The TMAD rule files as read at run time, once per process and rules folder: the DCC's
     procedures (Table 5.9, Table 5.10, Clause 5.10) and Table 10.2's naming all read them, and
-    reading them takes a few tenths of a second."""
+    reading them as YAML takes a few tenths of a second."""
     return _tmad_rules(str(paths.rules_dir()))
 
 
 @lru_cache(maxsize=4)
 def _tmad_rules(folder: str) -> RuleSet:
-    return RuleSet(load_files_as_generated(sorted(Path(folder, "tmad").glob("*.yaml"))))
+    return RuleSet(load_files_as_generated(run_time_files(Path(folder))))
 
 
 def rule_files(root: Path | None = None) -> list[Path]:
