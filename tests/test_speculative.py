@@ -175,9 +175,9 @@ def test_the_cycle_collector_is_paused_while_table_5_10_runs_and_restored_after(
     seen = []
     check = CommonValidation.check
 
-    def watching(self, group_id, installation, key=None):
+    def watching(self, group_id, installation, known=None):
         seen.append(gc.isenabled())
-        return check(self, group_id, installation, key)
+        return check(self, group_id, installation, known)
 
     monkeypatch.setattr(CommonValidation, "check", watching)
     for enabled in (True, False):       # restored as it was, including when it was already off

@@ -154,11 +154,12 @@ class CommonValidation:
         return {"group_id": group_id, "at": self.at, "context": {"world": self.world},
                 "installation": installation}
 
-    def check(self, group_id: str | None, installation: dict, key: tuple | None = None) -> InstallationResult:
-        """`key`: the installation's shape as extract.keyed() gave it (worked out here if None)."""
+    def check(self, group_id: str | None, installation: dict, known: _ShapeMemo | None = None) -> InstallationResult:
+        """`known`: what is known of the installation's shape (self.known(); worked out here if None)."""
         facts = self.facts(group_id, installation)
         out = InstallationResult(extract.chf_of(installation))
-        known = self._known(group_id, extract.shape(installation) if key is None else key)
+        if known is None:
+            known = self.known(group_id, extract.shape(installation))
         for step, rule_id, check in self.plan:
             if rule_id in known.settled:
                 continue
@@ -181,7 +182,7 @@ class CommonValidation:
                                                  verdict.evidence if verdict.status == FAIL else None))
         return out
 
-    def _known(self, group_id: str | None, sh: tuple | None) -> _ShapeMemo:
+    def known(self, group_id: str | None, sh: tuple | None) -> _ShapeMemo:
         """What is known of installations of shape `sh` (to add to); a throwaway memo when the
         facts have no shape."""
         if sh is None:
@@ -203,9 +204,11 @@ class CommonValidation:
     def run_keyed(self, group_id: str | None, keyed: Iterable[tuple[dict, tuple | None]], *,
                   stop: threading.Event | None = None) -> Iterator[InstallationResult]:
         """The same for (facts, key) pairs as extract.keyed() gives them."""
-        block: list[tuple[dict, tuple | None]] = []
-        for pair in keyed:
-            block.append(pair)
+        # A block holds what is known of each installation's shape, not its key: one object per
+        # shape, where the keys (a tuple of some 140 items each) would be one per installation.
+        block: list[tuple[dict, _ShapeMemo]] = []
+        for inst, key in keyed:
+            block.append((inst, self.known(group_id, extract.shape(inst) if key is None else key)))
             if len(block) == BLOCK:
                 if stop is not None and stop.is_set():
                     raise Cancelled("Table 5.10 stopped before the end of the file")
@@ -216,8 +219,8 @@ class CommonValidation:
 
     def _block(self, group_id, block):
         self.world.prefetch([inst for inst, _ in block])
-        for inst, key in block:
-            yield self.check(group_id, inst, key)
+        for inst, known in block:
+            yield self.check(group_id, inst, known)
 
     def run_mcf(self, root, *, stop: threading.Event | None = None) -> Iterator[InstallationResult]:
         """The SMETS1Installations of a parsed MCF (its root element), in file order."""
