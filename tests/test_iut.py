@@ -42,6 +42,15 @@ def statuses(out: Path) -> dict[str, list[dict]]:
     return by
 
 
+def exchange_one_scenario(tmp_path: Path, inbox: Path, outbox: Path, timeout: float) -> dict[str, list[dict]]:
+    """One Authenticator scenario (5.9.4, an expired certificate) run through the file exchange;
+    the statuses of the report it writes to tmp_path/report."""
+    conformance.run(tmp_path / "report", show_progress=False,
+                    pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
+                    iut_options={"inbox": inbox, "outbox": outbox, "timeout": timeout})
+    return statuses(tmp_path / "report")
+
+
 def start_daemon(module_or_script: list[str], inbox: Path, outbox: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, *module_or_script, "--inbox", str(inbox), "--outbox", str(outbox)],
                             stderr=subprocess.PIPE, text=True)
@@ -197,10 +206,7 @@ def test_a_command_is_given_certificates_and_never_a_private_key(tmp_path: Path)
 def test_a_silent_file_exchange_times_out_as_an_error(tmp_path: Path):
     (tmp_path / "in").mkdir()
     (tmp_path / "out").mkdir()
-    conformance.run(tmp_path / "report", show_progress=False,
-                    pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
-                    iut_options={"inbox": tmp_path / "in", "outbox": tmp_path / "out", "timeout": 0.5})
-    [s] = statuses(tmp_path / "report")["error"]
+    [s] = exchange_one_scenario(tmp_path, tmp_path / "in", tmp_path / "out", 0.5)["error"]
     assert "verdict.json in the outbox within 0.5 s" in s["message"]
     assert s["actual"]["output"]["request"]["as"] == "DCC"
     # the request is withdrawn: an implementation that comes up later does not find it stale
@@ -536,13 +542,10 @@ def test_a_request_the_daemon_cannot_answer_does_not_stop_it(tmp_path: Path):
     (inbox / ".request.json").write_text("{}")
     proc = start_daemon(["-m", "tmadkit.iut.reference_daemon"], inbox, outbox)
     try:
-        conformance.run(tmp_path / "report", show_progress=False,
-                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
-                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 30})
+        by = exchange_one_scenario(tmp_path, inbox, outbox, 30)
         assert proc.poll() is None, "the daemon stopped"
     finally:
         stop(proc)
-    by = statuses(tmp_path / "report")
     assert by.get("passed") and not by.get("error"), by.get("error", [])[:1]
     refusals = {p.name: json.loads(p.read_text())["error"] for p in outbox.glob("old-*.verdict.json")}
     assert sorted(refusals) == [f"old-0000{n}.verdict.json" for n in (1, 2, 3)]
@@ -565,12 +568,10 @@ def test_a_request_the_daemon_cannot_judge_is_an_error_with_its_reason(tmp_path:
     inbox, outbox = tmp_path / "in", tmp_path / "out"
     proc = start_daemon([str(daemon)], inbox, outbox)
     try:
-        conformance.run(tmp_path / "report", show_progress=False,
-                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
-                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 60})
+        by = exchange_one_scenario(tmp_path, inbox, outbox, 60)
     finally:
         stop(proc)
-    [s] = statuses(tmp_path / "report")["error"]
+    [s] = by["error"]
     assert s["message"] == "the implementation refused the request: RuntimeError: HSM offline", s["message"]
     assert s["actual"]["output"]["answer"] == {"error": "RuntimeError: HSM offline"}
     assert assert_junit_and_cucumber_agree(tmp_path / "report") == {s["scenario"]: "error"}
@@ -615,12 +616,10 @@ def test_a_request_the_daemon_set_aside_is_an_error_without_waiting_for_the_time
     try:
         theirs.rmdir()
         theirs.write_text("not a folder")
-        conformance.run(tmp_path / "report", show_progress=False,
-                        pytest_args=["-m", "rule_TMAD_T5_9_5_9_4", "-k", "expired"],
-                        iut_options={"inbox": inbox, "outbox": outbox, "timeout": 60})
+        by = exchange_one_scenario(tmp_path, inbox, outbox, 60)
     finally:
         stop(proc)
-    [s] = statuses(tmp_path / "report")["error"]
+    [s] = by["error"]
     assert s["message"].startswith("the implementation set ") and "aside without an answer" in s["message"], s["message"]
     [left] = inbox.iterdir()
     assert left.name.endswith(".request.json.failed")      # its record; the file is withdrawn

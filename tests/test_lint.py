@@ -130,3 +130,14 @@ def test_a_version_without_values_or_witness_verdicts_fails_lint(project_copy: P
             "(it states 5.0, 6.1F)") in messages
     assert "TMAD-5.16-served-within-timer-FOC applies to TMAD 5.1 but no witness states a verdict for it" in messages
     assert all(f["file"] == "rules/tmad/clause-5.16.yaml" and f["line"] for f in gaps)
+
+
+def test_a_predicates_leaves_are_its_primitives_in_order_through_every_combinator():
+    from tmadkit.runtime.primitives import leaves
+
+    pred = {"all": [{"present": {"fact": "a"}},
+                    {"not": {"any": [{"equals": {"fact": "b", "value": 1}}, {"all": []}]}},
+                    {"elapsed_months": 3}]}
+    assert list(leaves(pred)) == [("present", {"fact": "a"}), ("equals", {"fact": "b", "value": 1}),
+                                  ("elapsed_months", 3)]
+    assert list(leaves({"any": []})) == []

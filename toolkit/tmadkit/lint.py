@@ -12,7 +12,7 @@ from . import catalogue as cat
 from .citations import REMOVED, citing_catalogue, stale
 from .errors import InputError
 from .rules import Rule, RuleFile, load_file, rule_files
-from .runtime.primitives import PRIMITIVES
+from .runtime.primitives import PRIMITIVES, leaves
 
 
 @dataclass(frozen=True)
@@ -156,9 +156,4 @@ def _procedure_findings(rf: RuleFile, rules: dict[str, Rule]) -> list[Finding]:
 
 
 def _primitive_names(pred: dict) -> list[str]:
-    (name, args), = pred.items()
-    if name in ("all", "any"):
-        return [n for a in args for n in _primitive_names(a)]
-    if name == "not":
-        return _primitive_names(args)
-    return [name]
+    return [name for name, _ in leaves(pred)]

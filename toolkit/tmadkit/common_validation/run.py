@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator
 from .. import registry as checks_registry
 from ..authentication.procedure import Procedure
 from ..runtime.common_validation import IDENTIFIER_BLIND
+from ..runtime.primitives import leaves
 from ..runtime.verdict import FAIL, NOT_APPLICABLE, PASS
 from . import extract
 from .cached_world import CachedWorld
@@ -73,13 +74,13 @@ def plan() -> list[tuple[str, str, Any]]:
     return [(step, rule.id, checks_registry.check(rule.id)) for step, rule in procedure().plan("DCC")]
 
 
-def _leaves(value) -> Iterator[Any]:
+def _scalars(value) -> Iterator[Any]:
     if isinstance(value, dict):
         for v in value.values():
-            yield from _leaves(v)
+            yield from _scalars(v)
     elif isinstance(value, list):
         for v in value:
-            yield from _leaves(v)
+            yield from _scalars(v)
     else:
         yield value
 
@@ -88,12 +89,11 @@ def _reads_identifiers(pred: dict) -> bool:
     """Might the predicate's verdict depend on an installation's DeviceIDs, MPANs or MPRNs?
     No only where every primitive is identifier-blind and no argument names an identifier;
     any other primitive counts as reading them if it reads anything of the installation."""
-    (name, args), = pred.items()
-    if name in ("all", "any"):
-        return any(_reads_identifiers(a) for a in args)
-    if name == "not":
-        return _reads_identifiers(args)
-    paths = [v for v in _leaves(args) if isinstance(v, str)]
+    return any(_primitive_reads_identifiers(name, args) for name, args in leaves(pred))
+
+
+def _primitive_reads_identifiers(name: str, args: Any) -> bool:
+    paths = [v for v in _scalars(args) if isinstance(v, str)]
     if name in IDENTIFIER_BLIND:
         return any(p.rpartition(".")[2] in extract.IDENTIFIERS for p in paths)
     return any(p == "installation" or p.startswith("installation.") for p in paths)

@@ -859,14 +859,7 @@ def _holds(pred: Mapping, facts: Mapping) -> bool:
 
 
 def _find(pred: Mapping, primitive: str) -> Mapping | None:
-    (name, args), = pred.items()
-    if name == primitive:
-        return args
-    for sub in (args if name in ("all", "any") else [args] if name == "not" else []):
-        found = _find(sub, primitive)
-        if found is not None:
-            return found
-    return None
+    return next((args for name, args in primitives.leaves(pred) if name == primitive), None)
 
 
 def naming_facts(model: dict) -> dict:

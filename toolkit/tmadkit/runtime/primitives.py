@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .facts import MISSING, get
 from .verdict import Result
@@ -252,6 +252,20 @@ PRIMITIVES: dict[str, Callable[..., Result]] = {
     **_GROUP_VALIDATION,    # Tables 12.6-16.7: an MGF or MEF entry (group_validation.py)
 }
 COMBINATORS = {"all": all_of, "any": any_of, "not": negate}
+
+
+def leaves(pred: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(name, arguments) of every node of a predicate tree that is not a combinator, in order:
+    what the tools that read a predicate rather than run it (lint, the SMI lint, the file builder,
+    Table 5.10's shape rules) look at.  A state-machine guard has the same all/any/not shape."""
+    (name, args), = pred.items()
+    if name in ("all", "any"):
+        for a in args:
+            yield from leaves(a)
+    elif name == "not":
+        yield from leaves(args)
+    else:
+        yield name, args
 
 # Rule-file argument names that are Python keywords or would shadow the facts parameter.
 ARG_ALIASES = {"facts": "facts_"}

@@ -19,6 +19,7 @@ import re
 from functools import lru_cache
 
 from .. import paths
+from ..runtime.primitives import leaves
 
 EVIDENCE_SOURCES = {"BAD": "spec/sources/BAD-v2.0-2018-05-17.txt"}
 _TAG = re.compile(r"<[^>]+>")
@@ -33,16 +34,8 @@ def _norm(text: str) -> str:
     return " ".join(_TAG.sub("", text).split())
 
 
-def _guard_states(g: dict, out: list[str]) -> list[str]:
-    (name, arg), = g.items()
-    if name in ("all", "any"):
-        for x in arg:
-            _guard_states(x, out)
-    elif name == "not":
-        _guard_states(arg, out)
-    elif name == "status_in":
-        out.extend(arg["states"])
-    return out
+def _guard_states(g: dict) -> list[str]:
+    return [s for name, arg in leaves(g) if name == "status_in" for s in arg["states"]]
 
 
 def _literals(g: dict | None) -> dict[str, tuple[set | None, set]]:
@@ -91,16 +84,8 @@ def exclusive(a: dict | None, b: dict | None) -> bool:
 _JOINT_LIMIT = 20000     # assignments tried before two guards are taken to overlap
 
 
-def _guard_facts(pred: dict, out: dict) -> dict:
-    (name, args), = pred.items()
-    if name in ("all", "any"):
-        for a in args:
-            _guard_facts(a, out)
-    elif name == "not":
-        _guard_facts(args, out)
-    else:
-        out.setdefault(args["fact"], None)
-    return out
+def _guard_facts(pred: dict) -> list[str]:
+    return list(dict.fromkeys(args["fact"] for _, args in leaves(pred)))
 
 
 def jointly_satisfiable(machine, a: dict | None, b: dict | None, device_types) -> bool:
@@ -116,7 +101,7 @@ def jointly_satisfiable(machine, a: dict | None, b: dict | None, device_types) -
     if not a or not b:
         return True
     pa, pb = F.guard_predicate(a), F.guard_predicate(b)
-    names = list(_guard_facts({"all": [pa, pb]}, {}))
+    names = _guard_facts({"all": [pa, pb]})
     domains = [sorted(device_types) if n == "device.type" else _domain(machine, n) for n in names]
     size = 1
     for d in domains:
@@ -145,7 +130,7 @@ def findings(machine) -> list:
     for r in machine.rules:
         spec = r.spec
         named = [*spec.get("from", []), *([spec["to"]] if "to" in spec else []),
-                 *_guard_states(spec.get("guard") or spec.get("when") or {"all": []}, []),
+                 *_guard_states(spec.get("guard") or spec.get("when") or {"all": []}),
                  *(st for e in spec.get("effects", []) for st in [*e.get("from", []), *([e["status"]] if "status" in e else [])])]
         for s in dict.fromkeys(named):
             if s not in states:

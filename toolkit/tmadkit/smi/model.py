@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..rules import Citation, Rule, Witness
+from ..runtime.primitives import leaves
 from . import facts as F
 
 TRANSITION, REFUSAL = "transition", "refusal"
@@ -80,21 +81,8 @@ class Machine:
         return out
 
     def elapsed_months_used(self) -> list[int]:
-        out: set[int] = set()
-
-        def walk(g):
-            (name, arg), = g.items()
-            if name in ("all", "any"):
-                for x in arg:
-                    walk(x)
-            elif name == "not":
-                walk(arg)
-            elif name == "elapsed_months":
-                out.add(arg)
-        for r in self.transitions:
-            if r.spec.get("guard"):
-                walk(r.spec["guard"])
-        return sorted(out)
+        return sorted({arg for r in self.transitions if r.spec.get("guard")
+                       for name, arg in leaves(r.spec["guard"]) if name == "elapsed_months"})
 
 
 # --- spec -> predicates -----------------------------------------------------------------------
