@@ -1,6 +1,7 @@
 """A received file: its name and bytes, parsed at most once and only by the hardened parser."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,8 @@ class ReceivedFile:
     name: str
     content: bytes = field(repr=False)
     _released: bool = field(default=False, init=False, repr=False)
+    # certificate DER -> the verification of the signature with it (_Verification)
+    _verifications: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def read(cls, path: str | Path) -> "ReceivedFile":
@@ -36,6 +39,8 @@ class ReceivedFile:
         root element, file type) stays; asking for the tree again is an error, never a parse
         of bytes that are no longer the ones received."""
         self.header, self.root_element, self.file_type   # noqa: B018 - kept: read before letting go
+        self.settle()
+        self._verifications.clear()
         self.__dict__.pop("tree", None)
         self.__dict__.pop("signature_profile", None)
         self.content = b""
@@ -57,6 +62,33 @@ class ReceivedFile:
         from ..xml import signature
 
         return signature.check_profile(self.tree, file=self.name)
+
+    def verify_ahead(self, certificate) -> None:
+        """Start verifying the signature with `certificate` (tmadkit.xml.signature.verify of the
+        tree, with its profile) in a thread, for `verified` to collect.  Step 5.9.2's
+        canonicalisation and digest of the whole document are C with the GIL released, as is
+        libxml2's XSD validation at 5.9.1: started once the tree is parsed, the two run side
+        by side.  Both only read the tree (the document's own root is validated, so lxml
+        builds no stand-in document, and the XSD validator adds no default attributes).
+        Nothing about the file is decided here: a file that 5.9.1 rejects never has its
+        verification asked for, and `settle` waits for it to end (xmlsec cannot be stopped)."""
+        key = _der(certificate)
+        if key not in self._verifications:
+            self._verifications[key] = _Verification(self, certificate, ahead=True)
+
+    def verified(self, certificate):
+        """tmadkit.xml.signature.verify of the tree with `certificate`, worked out once (or
+        collected from verify_ahead): the VerifiedSignature, or the SignatureError it raised."""
+        key = _der(certificate)
+        verification = self._verifications.get(key)
+        if verification is None:
+            verification = self._verifications[key] = _Verification(self, certificate, ahead=False)
+        return verification.result()
+
+    def settle(self) -> None:
+        """Wait for every verification started ahead: nothing reads the tree once this returns."""
+        for verification in self._verifications.values():
+            verification.wait()
 
     @cached_property
     def root_element(self) -> str | None:
@@ -86,3 +118,47 @@ class ReceivedFile:
             else:
                 out[name] = text
         return out
+
+
+def _der(certificate) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certificate.public_bytes(Encoding.DER)
+
+
+class _Verification:
+    """One signature.verify of a received file's tree with one certificate, run in the calling
+    thread or (ahead) in its own; its outcome, value or exception, is handed to whoever asks."""
+
+    def __init__(self, received: ReceivedFile, certificate, *, ahead: bool):
+        from ..xml import signature
+
+        # Read in the calling thread: the tree and profile are cached properties of `received`.
+        self._args = (received.tree, certificate)
+        self._kw = {"file": received.name, "profile": received.signature_profile}
+        self._verify = signature.verify
+        self._value = self._error = None
+        self._thread = None
+        if ahead:
+            self._thread = threading.Thread(target=self._run, name="tmadkit-5.9.2", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._verify(*self._args, **self._kw)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of result()
+            self._error = exc
+        finally:
+            self._args = self._kw = None     # the tree: not kept alive by a finished verification
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self):
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value

@@ -198,11 +198,12 @@ print(json.dumps({"total": t1 - t0, "cpu": cpu, "rc": rc, "accepted": doc["accep
 """
 
 
-# What no work on Table 5.10 can remove: the C steps of Table 5.9 on the main thread, one after
-# the other as validate runs them (tmadkit's hardened parse, libxml2's XSD validation, xmlsec's
-# verification of the whole-document Reference).
+# What no work on Table 5.10 can remove: the C steps of Table 5.9 as validate runs them
+# (tmadkit's hardened parse, then libxml2's XSD validation beside xmlsec's verification of the
+# whole-document Reference: ReceivedFile.verify_ahead).  `validate` and `verify` are each one's
+# own time; `beside` is the two together, which the floor counts.
 _AUTHENTICATION_C = """
-import json, sys, time
+import json, sys, threading, time
 from cryptography import x509
 from tmadkit.xml import safe, schema, signature
 xsd = schema.load_schema()
@@ -211,11 +212,19 @@ data = open(sys.argv[1], "rb").read()
 t0 = time.perf_counter()
 tree = safe.parse_bytes(data)
 t1 = time.perf_counter()
+took = {}
+def verify():
+    t = time.perf_counter()
+    signature.verify(tree, cert)
+    took["verify"] = time.perf_counter() - t
+thread = threading.Thread(target=verify)
+thread.start()
 ok = xsd.validate(tree)
 t2 = time.perf_counter()
-signature.verify(tree, cert)
+thread.join()
 t3 = time.perf_counter()
-print(json.dumps({"parse": t1 - t0, "validate": t2 - t1, "verify": t3 - t2, "total": t3 - t0, "valid": ok}))
+print(json.dumps({"parse": t1 - t0, "validate": t2 - t1, "verify": took["verify"], "beside": t3 - t1,
+                  "total": t3 - t0, "valid": ok}))
 """
 
 
@@ -383,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"xmlsec1 {x['cpu']:.2f} s, " if x else "")
                       + f"tmadkit {o['cpu']:.2f} s (ratio {r['ratio_cpu_vs_parse_validate']})")
                 print(f"  floor, without Table 5.10: tmadkit on a 10-installation MCF {f['total']:.2f} s {f['totals']} "
-                      f"+ parse {c['parse']:.2f} s + XSD {c['validate']:.2f} s + xmlsec verify {c['verify']:.2f} s "
-                      f"{c['totals']} = {r['floor']['total']:.2f} s, {r['floor']['ratio_vs_parse_validate']} x baseline")
+                      f"+ parse {c['parse']:.2f} s + XSD {c['validate']:.2f} s beside xmlsec verify {c['verify']:.2f} s "
+                      f"({c['beside']:.2f} s) {c['totals']} = {r['floor']['total']:.2f} s, "
+                      f"{r['floor']['ratio_vs_parse_validate']} x baseline")
                 cb = r["cpu_bound"]
                 print(f"  bound from CPU time: start-up {f['total']:.2f} s + the rest of tmadkit's CPU "
                       f"({o['cpu'] - f['cpu']:.2f} s) over {cb['cores']} core(s) = {cb['total']:.2f} s, "

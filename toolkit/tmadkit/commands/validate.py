@@ -10,6 +10,7 @@ from ..authentication.validate import load_context, name_ok, validate_file
 from ..common_validation import collector
 from ..common_validation.speculative import SpeculativeCommonValidation
 from ..errors import InputError
+from ..runtime.files import verify_ahead
 from ._output import add_json_flag, emit_json
 
 SHOWN = 20   # FailedChecks printed in text mode; --json has them all
@@ -161,6 +162,7 @@ def _one_file(received: ReceivedFile, args: argparse.Namespace, ctx, extra: dict
     # its results are read only if the file is accepted (speculative.py says why that is safe).
     speculation = SpeculativeCommonValidation(received, world.path, at) if checking else None
     try:
+        verify_ahead(received, ctx.registry)
         result = validate_file(received, ctx, extra, procedure=procedure)
         if checking and result["accepted"] and result["file_type"] == "MCF":
             from ..common_validation.process import process_mcf
@@ -170,6 +172,7 @@ def _one_file(received: ReceivedFile, args: argparse.Namespace, ctx, extra: dict
                                       emit_dir=args.emit_mvf, state_dir=args.state,
                                       mvf_counter=args.mvf_counter, speculation=speculation))
     finally:
+        received.settle()
         if speculation is not None:
             speculation.cancel()
     return result

@@ -65,7 +65,7 @@ _VERSION_DECL = re.compile(rb"""[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*
 _LIBXML_PLACE = re.compile(r",? line \d+, column \d+$")
 _CHUNK = 1 << 16
 _IN_ONE_CALL = 1 << 31   # libxml2 takes a memory buffer's length as an int
-_LARGE = 64 << 20        # bytes of document from which its tree is large (allocator.py)
+_LARGE = 16 << 20        # bytes of document whose freed tree stalls the allocator measurably (allocator.py)
 
 # libxml2 error codes that mean "the input stopped too early" or "bad bytes".
 _TRUNCATED_CODES = {77}          # XML_ERR_TAG_NOT_FINISHED ("Premature end of data")
