@@ -13,11 +13,15 @@ from lxml import etree
 from tmadkit.authentication.received import ReceivedFile
 from tmadkit.authentication.validate import load_context, validate_file
 from tmadkit.cli import main
+from tmadkit.commands import validate as validate_command
 from tmadkit.files.build import build
 from tmadkit.files.tamper import TAMPER_OPS, tamper
 from tmadkit.runtime import files
 from tmadkit.smki import pki as pki_mod
+from tmadkit.world import example_dir
 from tmadkit.xml import schema, signature
+
+from test_common_validation import elec
 
 NOW = datetime.fromisoformat("2026-03-01T12:00:00+00:00")
 AT = datetime.fromisoformat("2026-03-01T12:30:00+00:00")
@@ -84,6 +88,7 @@ def test_nothing_is_verified_ahead_for_a_file_that_does_not_parse_or_sign_as_the
 
 def test_a_file_5_9_1_rejects_is_verified_ahead_but_the_verdict_is_never_read(pki, mcf, tmp_path, capsys,
                                                                                 verifications, monkeypatch):
+    monkeypatch.setattr(validate_command, "usable_cores", lambda: 2)
     collected: list = []
     real = ReceivedFile.verified
     monkeypatch.setattr(ReceivedFile, "verified", lambda self, cert: collected.append(cert) or real(self, cert))
@@ -136,3 +141,16 @@ def test_xsd_validation_beside_the_verification_leaves_the_document_as_parsed(pk
     assert schema.validate(received.tree, file_type="MCF") == []
     assert received.verified(cert).root is received.tree.getroot()
     assert etree.tostring(received.tree) == before
+
+
+@pytest.mark.parametrize("cores, verified_in", [(1, "MainThread"), (2, "MainThread"), (3, "tmadkit-5.9.2")])
+def test_the_dcc_verifies_ahead_only_where_a_core_is_free_beside_table_5_10s_worker(
+        pki, tmp_path, capsys, monkeypatch, verifications, cores, verified_in):
+    monkeypatch.setattr(validate_command, "usable_cores", lambda: cores)
+    f = build({"type": "MCF", "MCFCounter": 7, "group_id": "AA", "installations": [elec()]}, pki, now=NOW)
+    (tmp_path / f.name).write_bytes(f.content)
+    verifications.clear()
+    code = main(["validate", str(tmp_path / f.name), "--as", "DCC", "--world", str(example_dir()),
+                 "--pki", str(pki.dir), "--state", str(tmp_path / "s"), "--at", AT.isoformat(), "--json"])
+    assert code == 0, capsys.readouterr().out
+    assert verifications == [verified_in]
